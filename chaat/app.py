@@ -1,0 +1,45 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from chaat import db, keys, middlewares
+from chaat.routes import routes
+from chaat.security import Passwords, Tokens
+from chaat.settings import Settings
+
+MAX_BODY = 64 * 1024
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The Chaat API for settings.database_url, which must be set (see chaat.__main__)."""
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[
+            middlewares.handle_errors,
+            middlewares.read_json_body,
+            middlewares.authenticate,
+        ],
+    )
+    app[keys.settings] = settings
+    app[keys.passwords] = Passwords(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
+    )
+    app[keys.tokens] = Tokens(settings.secret_key, ttl=settings.token_ttl)
+    app.cleanup_ctx.append(_database)
+    app.add_routes(routes)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings]
+    assert settings.database_url, "create_app needs a database_url"
+    pool = await db.create_pool(settings.database_url, size=settings.pool_size)
+    async with pool.acquire() as conn:
+        await db.apply_schema(conn)
+    app[keys.pool] = pool
+    yield
+    await pool.close()

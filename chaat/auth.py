@@ -1,0 +1,49 @@
+"""Who is calling: a bearer token checked against its database row on every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from chaat import errors, keys, store
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user of a request, and the token they used."""
+
+    id: int
+    username: str
+    is_admin: bool
+    token_id: int
+    json: dict[str, Any]
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if it has that shape."""
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(app: web.Application, token: str | None) -> Caller:
+    """The caller behind a token; one answer (401) for missing, forged, expired and revoked."""
+    token_id = app[keys.tokens].unsign(token) if token else None
+    if token_id is None:
+        raise errors.Unauthorized()
+    async with app[keys.pool].acquire() as conn:
+        row = await store.tokens.get_user(conn, token_id=token_id)
+    if row is None:
+        raise errors.Unauthorized()
+    return Caller(
+        id=row["id"],
+        username=row["username"],
+        is_admin=row["is_admin"],
+        token_id=token_id,
+        json=row["json"],
+    )

@@ -1,0 +1,95 @@
+"""The database: connection pool, schema, query loading and driver-error translation."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiosql
+import asyncpg
+
+from chaat import errors
+from chaat.settings import ROOT
+
+log = logging.getLogger(__name__)
+
+SCHEMA = ROOT / "schema.sql"
+QUERIES = ROOT / "queries"
+
+queries: Any = aiosql.from_path(QUERIES, "asyncpg")
+"""Every file in queries/, as queries.<table>.<name>(conn, **params)."""
+
+# Any constant will do: it only has to be the same in every process.
+_SCHEMA_LOCK = 0x63686161
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # json columns (the API objects schema.sql builds) come back as Python objects.
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(
+            kind, schema="pg_catalog", encoder=json.dumps, decoder=json.loads, format="text"
+        )
+
+
+async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
+    """Open a pool whose connections speak UTC and decode jsonb."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        server_settings={"timezone": "UTC", "application_name": "chaat"},
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool
+
+
+async def apply_schema(conn: asyncpg.Connection) -> None:
+    """Run schema.sql; every statement is idempotent, and a lock keeps workers from racing."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _SCHEMA_LOCK)
+    try:
+        await conn.execute(SCHEMA.read_text())
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _SCHEMA_LOCK)
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """Acquire a connection and run the block in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+# Constraint name -> the API error a violation of it means. Python checks
+# these rules first; this catches the races that slip between check and write.
+CONSTRAINT_ERRORS: dict[str, type[errors.ChaatError]] = {
+    "app_user_username_key": errors.UsernameTaken,
+    "friend_request_one_pending": errors.RequestPending,
+    "chat_participant_pkey": errors.AlreadyParticipant,
+    "message_client_id_once": errors.ClientIdConflict,
+}
+
+
+@contextlib.contextmanager
+def translate_db_errors() -> Iterator[None]:
+    """Turn a constraint violation into its API error and a lost database into 503."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        error = CONSTRAINT_ERRORS.get(getattr(exc, "constraint_name", None) or "")
+        if error is None:
+            raise
+        raise error() from exc
+    except (
+        OSError,
+        TimeoutError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.TooManyConnectionsError,
+    ) as exc:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        raise errors.Unavailable() from exc

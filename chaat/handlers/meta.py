@@ -1,0 +1,27 @@
+"""/v1/health and /v1/openapi.json."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from chaat import keys
+from chaat.settings import ROOT
+
+OPENAPI = ROOT / "openapi.json"
+
+
+async def health(request: web.Request) -> web.Response:
+    try:
+        async with asyncio.timeout(2):
+            async with request.app[keys.pool].acquire() as conn:
+                await conn.fetchval("SELECT 1")
+    except Exception:  # any failure to answer means unavailable, by definition
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(json.loads(OPENAPI.read_text()))

@@ -1,0 +1,23 @@
+"""Every typed key for app and request state, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from aiohttp import web
+
+from chaat.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+settings = web.AppKey("settings", Settings)
+pool = web.AppKey("pool", asyncpg.Pool)
+passwords = web.AppKey["Passwords"]("passwords")
+tokens = web.AppKey["Tokens"]("tokens")
+
+current_user = web.RequestKey["Caller"]("current_user")
+body = web.RequestKey("body", dict[str, Any])
+"""The request's JSON object, parsed (and size-checked) before authentication."""
+request_id = web.RequestKey("request_id", str)

@@ -1,0 +1,102 @@
+"""The request pipeline: errors -> JSON envelope, body parsing, authentication."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from chaat import auth, db, errors, keys
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PUBLIC = frozenset(
+    {
+        ("POST", "/v1/users"),
+        ("POST", "/v1/tokens"),
+        ("GET", "/v1/health"),
+        ("GET", "/v1/openapi.json"),
+    }
+)
+"""The only requests that need no token."""
+
+
+def error_response(error: errors.ChaatError) -> web.Response:
+    """The one place an error becomes a response."""
+    response = web.json_response(error.body(), status=error.status)
+    if isinstance(error, errors.Unauthorized):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+# aiohttp's own HTTP errors (unknown path, wrong method, body too large), in our envelope.
+_HTTP_ERRORS: dict[int, type[errors.ChaatError]] = {
+    404: errors.NotFound,
+    413: errors.PayloadTooLarge,
+}
+
+
+@web.middleware
+async def handle_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer every failure as {"error": {...}}; log the unexpected ones with a request id."""
+    request[keys.request_id] = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    try:
+        with db.translate_db_errors():
+            return await handler(request)
+    except errors.ChaatError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = _HTTP_ERRORS.get(exc.status)
+        if error is not None:
+            return error_response(error())
+        return web.json_response(
+            {"error": {"code": exc.reason.lower().replace(" ", "_"), "message": exc.reason}},
+            status=exc.status,
+            headers={k: v for k, v in exc.headers.items() if k == "Allow"},
+        )
+    except Exception:
+        log.exception(
+            "unexpected error in %s %s [request %s]",
+            request.method,
+            request.path,
+            request[keys.request_id],
+        )
+        return error_response(errors.InternalError())
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+@web.middleware
+async def read_json_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Parse the JSON object of POST, PUT and PATCH before anything else looks at the request.
+
+    The contract ranks 400 and 413 before 401, so this runs before authentication.
+    """
+    if request.method in ("POST", "PUT", "PATCH"):
+        raw = await request.read()  # aiohttp answers 413 past client_max_size
+        try:
+            body = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise errors.InvalidJson("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise errors.InvalidJson("The request body must be a JSON object.")
+        request[keys.body] = body
+    return await handler(request)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Put the caller in request[current_user]; every path but the public ones needs one."""
+    if (request.method, request.path) not in PUBLIC and request.path != "/v1/events":
+        token = auth.bearer_token(request.headers.get("Authorization"))
+        request[keys.current_user] = await auth.authenticate(request.app, token)
+    return await handler(request)

@@ -1,0 +1,26 @@
+"""Every URL of the API, in one list."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chaat.handlers import friends, meta, users
+
+routes = [
+    web.get("/v1/health", meta.health),
+    web.get("/v1/openapi.json", meta.openapi),
+    web.post("/v1/users", users.sign_up),
+    web.get("/v1/users", users.list_users),
+    web.get("/v1/users/me", users.me),
+    web.put("/v1/users/me/password", users.change_password),
+    web.get("/v1/users/{user}", users.get_user),
+    web.post("/v1/tokens", users.log_in),
+    web.delete("/v1/tokens", users.log_out_everywhere),
+    web.delete("/v1/tokens/current", users.log_out),
+    web.get("/v1/friend-requests", friends.list_requests),
+    web.post("/v1/friend-requests", friends.send_request),
+    web.patch("/v1/friend-requests/{request_id}", friends.respond),
+    web.delete("/v1/friend-requests/{request_id}", friends.withdraw),
+    web.get("/v1/friends", friends.list_friends),
+    web.delete("/v1/friends/{user_id}", friends.unfriend),
+]

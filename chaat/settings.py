@@ -1,0 +1,91 @@
+"""Configuration: every knob comes from the environment or a `chaat serve` flag."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The project folder, which holds schema.sql and queries/."""
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which."""
+
+
+def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    secret_key: str = field(default="", repr=False)
+    data_dir: Path = Path("chaat-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    token_ttl: int = 30 * 24 * 3600
+    """Seconds a token stays valid."""
+    max_group_size: int = 100
+    event_retention: int = 7 * 24 * 3600
+    """Seconds live events are kept for replay."""
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    """KiB; the argon2-cffi default (RFC 9106, low-memory profile)."""
+    pool_size: int = 10
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read every CHAAT_* variable (and DATABASE_URL); unset ones keep their defaults."""
+        env = dict(os.environ if env is None else env)
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            secret_key=env.get("CHAAT_SECRET_KEY", ""),
+            data_dir=Path(env.get("CHAAT_DATA_DIR") or defaults.data_dir),
+            host=env.get("CHAAT_HOST") or defaults.host,
+            port=_int(env, "CHAAT_PORT", defaults.port),
+            workers=_int(env, "CHAAT_WORKERS", defaults.workers),
+            token_ttl=_int(env, "CHAAT_TOKEN_TTL", defaults.token_ttl),
+            max_group_size=_int(env, "CHAAT_MAX_GROUP_SIZE", defaults.max_group_size, minimum=2),
+            event_retention=_int(env, "CHAAT_EVENT_RETENTION", defaults.event_retention),
+            argon2_time_cost=_int(env, "CHAAT_ARGON2_TIME_COST", defaults.argon2_time_cost),
+            argon2_memory_cost=_int(
+                env, "CHAAT_ARGON2_MEMORY_COST", defaults.argon2_memory_cost, minimum=8
+            ),
+            pool_size=_int(env, "CHAAT_POOL_SIZE", defaults.pool_size),
+            log_level=(env.get("CHAAT_LOG_LEVEL") or defaults.log_level).upper(),
+        )
+
+    def with_secret_key_from(self, data_dir: Path) -> Settings:
+        """Keep the configured key, or load (creating once, mode 0600) data_dir/secret_key."""
+        if self.secret_key:
+            return self
+        path = data_dir / "secret_key"
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two workers starting together cannot both write a key.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip()
+        if not key:
+            raise ConfigError(f"{path} is empty; delete it or set CHAAT_SECRET_KEY")
+        return replace(self, secret_key=key)

