@@ -95,7 +95,9 @@ CREATE TABLE IF NOT EXISTS message (
     sender_id    bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
     body         text NOT NULL,
     client_id    text,
-    created_at   timestamptz NOT NULL DEFAULT now(),
+    -- The clock at insert, not the transaction's start: seq is given out under
+    -- the chat's lock, so created_at grows with seq.
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     CONSTRAINT message_body_length CHECK (char_length(body) BETWEEN 1 AND 4000),
     CONSTRAINT message_client_id_length CHECK (char_length(client_id) <= 64),
     -- History pages are range scans of this index, whatever the chat's size.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chaat.handlers import friends, meta, users
+from chaat.handlers import chats, friends, messages, meta, users
 
 routes = [
     web.get("/v1/health", meta.health),
@@ -23,4 +23,15 @@ routes = [
     web.delete("/v1/friend-requests/{request_id}", friends.withdraw),
     web.get("/v1/friends", friends.list_friends),
     web.delete("/v1/friends/{user_id}", friends.unfriend),
+    web.get("/v1/chats", chats.list_chats),
+    web.post("/v1/chats", chats.create_chat),
+    web.get("/v1/chats/{chat_id}", chats.get_chat),
+    web.patch("/v1/chats/{chat_id}", chats.rename),
+    web.get("/v1/chats/{chat_id}/participants", chats.list_participants),
+    web.post("/v1/chats/{chat_id}/participants", chats.add_participant),
+    web.delete("/v1/chats/{chat_id}/participants/{user_id}", chats.remove_participant),
+    web.get("/v1/chats/{chat_id}/messages", messages.history),
+    web.post("/v1/chats/{chat_id}/messages", messages.send),
+    web.post("/v1/chats/{chat_id}/read", messages.mark_read),
+    web.post("/v1/users/{user}/messages", messages.send_to_user),
 ]

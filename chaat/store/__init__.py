@@ -4,6 +4,22 @@ Every function takes an acquired connection first and keyword-only parameters,
 so that two ids of the same type cannot be swapped by accident.
 """
 
-from chaat.store import friend_requests, friendships, tokens, users
+from chaat.store import (
+    chats,
+    friend_requests,
+    friendships,
+    messages,
+    participants,
+    tokens,
+    users,
+)
 
-__all__ = ["friend_requests", "friendships", "tokens", "users"]
+__all__ = [
+    "chats",
+    "friend_requests",
+    "friendships",
+    "messages",
+    "participants",
+    "tokens",
+    "users",
+]

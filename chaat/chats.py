@@ -1,0 +1,166 @@
+"""Chats and their participants.
+
+A chat the caller is not in answers 404 everywhere, as if it did not exist;
+administrators may read chats and participants (see `readable_chat`), nothing more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from asyncpg import Connection, Record
+
+from chaat import db, errors, messages, store, users
+from chaat.auth import Caller
+
+JSON = dict[str, Any]
+
+
+async def readable_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
+    """The chat if the caller takes part in it or is an administrator, else 404."""
+    chat = await store.chats.get(conn, id=chat_id, user_id=me.id)
+    if chat is None or not (chat["is_participant"] or me.is_admin):
+        raise errors.NotFound("No such chat.")
+    return chat
+
+
+async def list_chats(
+    pool: asyncpg.Pool, me: Caller, *, with_user: int | str | None, every: bool
+) -> list[JSON]:
+    """The caller's chats (every chat for an administrator who asks), most recent first."""
+    if every and not me.is_admin:
+        raise errors.Forbidden("Only administrators may list every chat.")
+    async with pool.acquire() as conn:
+        with_id = None if with_user is None else (await users.find(conn, with_user))["id"]
+        if every:
+            return await store.chats.list_all(conn, viewer_id=me.id, with_user_id=with_id)
+        return await store.chats.list_for_user(conn, user_id=me.id, with_user_id=with_id)
+
+
+async def get_chat(pool: asyncpg.Pool, me: Caller, *, chat_id: int) -> JSON:
+    async with pool.acquire() as conn:
+        await readable_chat(conn, me, chat_id)
+        return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
+
+
+async def _friends_of(conn: Connection, me: Caller, people: list[Record], field: str) -> None:
+    """403 not_friends naming everyone in people who is not the caller's friend."""
+    strangers = [
+        p["username"]
+        for p in people
+        if not await store.friendships.exists(conn, user_a=me.id, user_b=p["id"])
+    ]
+    if strangers:
+        raise errors.NotFriends(
+            f"Not your friend: {', '.join(strangers)}.",
+            [{"field": field, "problem": "not a friend", "value": name} for name in strangers],
+        )
+
+
+async def create_chat(
+    pool: asyncpg.Pool,
+    me: Caller,
+    *,
+    participants: list[int | str],
+    name: str | None,
+    kind: str | None,
+    message: str | None,
+    client_id: str | None,
+    max_size: int,
+) -> tuple[JSON, bool]:
+    """Create a group, or get-or-create a direct chat: (chat, whether it is new).
+
+    The optional first message is sent in the same transaction.
+    """
+    if kind == "direct" and name is not None:
+        raise errors.ValidationError(
+            "A direct chat has no name.",
+            [{"field": "name", "problem": "not allowed with kind direct"}],
+        )
+    async with db.transaction(pool) as conn:
+        others: dict[int, Record] = {}
+        for ref in participants:
+            user = await users.find(conn, ref)
+            if user["id"] != me.id:
+                others[user["id"]] = user
+        if kind is None:
+            kind = "direct" if len(others) == 1 and name is None else "group"
+        if kind == "direct" and len(others) != 1:
+            raise errors.ValidationError(
+                "A direct chat has exactly one other participant and no name.",
+                [{"field": "participants", "problem": "a direct chat needs exactly one other"}],
+            )
+        if kind == "group" and name is None:
+            raise errors.ValidationError(
+                "A group chat needs a name.", [{"field": "name", "problem": "required"}]
+            )
+        await _friends_of(conn, me, list(others.values()), "participants")
+        if len(others) + 1 > max_size:
+            raise errors.TooManyParticipants(
+                f"A group holds at most {max_size} participants.",
+                [{"field": "participants", "problem": f"more than {max_size}"}],
+            )
+        if kind == "direct":
+            (other_id,) = others
+            chat_id, created = await messages.direct_chat(conn, me, other_id)
+        else:
+            assert name is not None
+            chat_id = await store.chats.create_group(conn, name=name, created_by=me.id)
+            await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, *others])
+            created = True
+        if message is not None:
+            await messages.append(conn, me, chat_id, body=message, client_id=client_id)
+        return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id), created
+
+
+async def rename(pool: asyncpg.Pool, me: Caller, *, chat_id: int, name: str) -> JSON:
+    async with db.transaction(pool) as conn:
+        chat = await messages.participant_chat(conn, me, chat_id)
+        if chat["kind"] != "group":
+            raise errors.NotAGroup()
+        await store.chats.rename(conn, id=chat_id, name=name)
+        return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
+
+
+async def list_participants(pool: asyncpg.Pool, me: Caller, *, chat_id: int) -> list[JSON]:
+    async with pool.acquire() as conn:
+        await readable_chat(conn, me, chat_id)
+        return await store.participants.list(conn, chat_id=chat_id)
+
+
+async def add_participant(
+    pool: asyncpg.Pool, me: Caller, *, chat_id: int, user: int | str, max_size: int
+) -> JSON:
+    """Add a friend of the caller to a group the caller is in."""
+    async with db.transaction(pool) as conn:
+        # The chat's lock: two additions cannot both take the last free place.
+        await store.chats.lock(conn, id=chat_id)
+        chat = await messages.participant_chat(conn, me, chat_id)
+        newcomer = await users.find(conn, user)
+        if newcomer["id"] != me.id:
+            await _friends_of(conn, me, [newcomer], "user")
+        if await store.participants.exists(conn, chat_id=chat_id, user_id=newcomer["id"]):
+            raise errors.AlreadyParticipant()
+        if chat["kind"] != "group":
+            raise errors.NotAGroup()
+        if await store.participants.count(conn, chat_id=chat_id) >= max_size:
+            raise errors.TooManyParticipants(
+                f"A group holds at most {max_size} participants.",
+                [{"field": "user", "problem": "the group is full", "value": newcomer["username"]}],
+            )
+        await store.participants.add(conn, chat_id=chat_id, user_id=newcomer["id"])
+        return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
+
+
+async def remove_participant(pool: asyncpg.Pool, me: Caller, *, chat_id: int, user_id: int) -> None:
+    """Leave a group, or (its creator) remove someone from it."""
+    async with db.transaction(pool) as conn:
+        await store.chats.lock(conn, id=chat_id)
+        chat = await messages.participant_chat(conn, me, chat_id)
+        if user_id != me.id and chat["created_by"] != me.id:
+            raise errors.Forbidden("Only the group's creator may remove others.")
+        if chat["kind"] != "group":
+            raise errors.NotAGroup()
+        if not await store.participants.remove(conn, chat_id=chat_id, user_id=user_id):
+            raise errors.NotFound("That user is not in this chat.")

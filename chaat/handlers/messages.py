@@ -1,0 +1,94 @@
+"""/v1/chats/{chat_id}/messages, /v1/users/{user}/messages and read markers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pydantic
+from aiohttp import web
+from pydantic_core import PydanticCustomError
+
+from chaat import keys, messages
+from chaat.validation import Body, Query, Text, is_blank, parse_body, parse_query, path_id
+
+
+def _message_body(text: str) -> str:
+    if is_blank(text):
+        raise PydanticCustomError("empty_body", "must not be empty or only white space")
+    if len(text) > 4000:
+        raise PydanticCustomError("body_too_long", "must be at most 4000 characters")
+    return text
+
+
+MessageBody = Annotated[Text, pydantic.AfterValidator(_message_body)]
+ClientId = Annotated[Text, pydantic.Field(max_length=64)]
+Seq = Annotated[int, pydantic.Field(ge=0)]
+
+
+class SendMessage(Body):
+    body: MessageBody
+    client_id: ClientId | None = None
+
+
+class History(Query):
+    limit: Annotated[int, pydantic.Field(ge=1, le=200)] = 50
+    before: Seq | None = None
+    after: Seq | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _one_direction(self) -> History:
+        if self.before is not None and self.after is not None:
+            raise PydanticCustomError("both_directions", "give before or after, not both")
+        return self
+
+
+class MarkRead(Body):
+    seq: Seq
+
+
+async def send(request: web.Request) -> web.Response:
+    payload = parse_body(request, SendMessage)
+    message, created = await messages.send(
+        request.app[keys.pool],
+        request[keys.current_user],
+        chat_id=path_id(request, "chat_id"),
+        body=payload.body,
+        client_id=payload.client_id,
+    )
+    return web.json_response(message, status=201 if created else 200)
+
+
+async def send_to_user(request: web.Request) -> web.Response:
+    payload = parse_body(request, SendMessage)
+    message, created = await messages.send_to_user(
+        request.app[keys.pool],
+        request[keys.current_user],
+        user=request.match_info["user"],
+        body=payload.body,
+        client_id=payload.client_id,
+    )
+    return web.json_response(message, status=201 if created else 200)
+
+
+async def history(request: web.Request) -> web.Response:
+    query = parse_query(request, History)
+    items, has_more = await messages.history(
+        request.app[keys.pool],
+        request[keys.current_user],
+        chat_id=path_id(request, "chat_id"),
+        limit=query.limit,
+        before=query.before,
+        after=query.after,
+    )
+    return web.json_response({"items": items, "has_more": has_more})
+
+
+async def mark_read(request: web.Request) -> web.Response:
+    payload = parse_body(request, MarkRead)
+    await messages.mark_read(
+        request.app[keys.pool],
+        request[keys.current_user],
+        chat_id=path_id(request, "chat_id"),
+        seq=payload.seq,
+    )
+    return web.Response(status=204)

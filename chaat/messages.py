@@ -1,0 +1,133 @@
+"""Sending and reading messages, and read markers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from asyncpg import Connection, Record
+
+from chaat import db, errors, store, users
+from chaat.auth import Caller
+from chaat.validation import MAX_ID
+
+JSON = dict[str, Any]
+
+
+async def participant_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
+    """The chat if the caller takes part in it, else 404 (as if it did not exist)."""
+    chat = await store.chats.get(conn, id=chat_id, user_id=me.id)
+    if chat is None or not chat["is_participant"]:
+        raise errors.NotFound("No such chat.")
+    return chat
+
+
+async def append(
+    conn: Connection, me: Caller, chat_id: int, *, body: str, client_id: str | None
+) -> tuple[JSON, bool]:
+    """Store a message in a chat the caller may write to: (message, whether it is new).
+
+    Runs inside the caller's transaction, under the chat's lock, so membership
+    is checked against committed changes and a retried client_id finds the first send.
+    """
+    await store.chats.lock(conn, id=chat_id)
+    chat = await participant_chat(conn, me, chat_id)
+    if chat["kind"] == "direct":
+        other = chat["direct_high"] if chat["direct_low"] == me.id else chat["direct_low"]
+        if not await store.friendships.exists(conn, user_a=me.id, user_b=other):
+            raise errors.NotFriends(
+                "You can only message friends.",
+                [
+                    {
+                        "field": "chat",
+                        "problem": "not a friend",
+                        "value": await _username(conn, other),
+                    }
+                ],
+            )
+    if client_id is not None:
+        earlier = await store.messages.get_by_client_id(
+            conn, chat_id=chat_id, sender_id=me.id, client_id=client_id
+        )
+        if earlier is not None:
+            if earlier["body"] != body:
+                raise errors.ClientIdConflict()
+            return earlier["json"], False
+    message = await store.messages.create(
+        conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id
+    )
+    return message["json"], True
+
+
+async def _username(conn: Connection, user_id: int) -> str:
+    user = await store.users.get_by_id(conn, id=user_id)
+    return user["username"] if user else str(user_id)
+
+
+async def send(
+    pool: asyncpg.Pool, me: Caller, *, chat_id: int, body: str, client_id: str | None
+) -> tuple[JSON, bool]:
+    """Send to a chat: (message, whether it is new; a retried client_id is not)."""
+    async with db.transaction(pool) as conn:
+        return await append(conn, me, chat_id, body=body, client_id=client_id)
+
+
+async def send_to_user(
+    pool: asyncpg.Pool, me: Caller, *, user: int | str, body: str, client_id: str | None
+) -> tuple[JSON, bool]:
+    """Send to a friend's direct chat, creating the chat first if needed, in one transaction."""
+    async with db.transaction(pool) as conn:
+        other = await users.find(conn, user)
+        if other["id"] == me.id or not await store.friendships.exists(
+            conn, user_a=me.id, user_b=other["id"]
+        ):
+            raise errors.NotFriends(
+                "You can only message friends.",
+                [{"field": "user", "problem": "not a friend", "value": other["username"]}],
+            )
+        chat_id, _ = await direct_chat(conn, me, other["id"])
+        return await append(conn, me, chat_id, body=body, client_id=client_id)
+
+
+async def direct_chat(conn: Connection, me: Caller, other_id: int) -> tuple[int, bool]:
+    """(id, whether it is new) of the direct chat of the caller and other_id, made if need be.
+
+    chat_sesh_direct_pair settles two users creating it at the same moment.
+    """
+    chat_id = await store.chats.create_direct(conn, user_a=me.id, user_b=other_id, created_by=me.id)
+    if chat_id is not None:
+        await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, other_id])
+        return chat_id, True
+    existing = await store.chats.get_direct(conn, user_a=me.id, user_b=other_id)
+    assert existing is not None, "create_direct met a conflict, so the chat exists"
+    return existing, False
+
+
+async def history(
+    pool: asyncpg.Pool,
+    me: Caller,
+    *,
+    chat_id: int,
+    limit: int,
+    before: int | None,
+    after: int | None,
+) -> tuple[list[JSON], bool]:
+    """A page of a chat's messages, oldest first, and whether more lie beyond it."""
+    async with pool.acquire() as conn:
+        await participant_chat(conn, me, chat_id)
+        if after is not None:
+            items = await store.messages.list_after(
+                conn, chat_id=chat_id, after=after, limit=limit + 1
+            )
+            return items[:limit], len(items) > limit
+        newest_first = await store.messages.list_before(
+            conn, chat_id=chat_id, before=MAX_ID if before is None else before, limit=limit + 1
+        )
+    return newest_first[:limit][::-1], len(newest_first) > limit
+
+
+async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> None:
+    """Move the caller's read marker forward to seq (at most the chat's last message)."""
+    async with pool.acquire() as conn:
+        await participant_chat(conn, me, chat_id)
+        await store.participants.mark_read(conn, chat_id=chat_id, user_id=me.id, seq=seq)

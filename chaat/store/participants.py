@@ -1,0 +1,39 @@
+"""chat_participant: who is in which chat, and how far they have read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncpg import Connection
+
+from chaat.db import queries
+
+JSON = dict[str, Any]
+
+
+async def add(conn: Connection, *, chat_id: int, user_id: int) -> None:
+    await queries.participants.add(conn, chat_id=chat_id, user_id=user_id)
+
+
+async def add_many(conn: Connection, *, chat_id: int, user_ids: list[int]) -> None:
+    await queries.participants.add_many(conn, chat_id=chat_id, user_ids=user_ids)
+
+
+async def count(conn: Connection, *, chat_id: int) -> int:
+    return await queries.participants.count(conn, chat_id=chat_id)  # type: ignore[no-any-return]
+
+
+async def exists(conn: Connection, *, chat_id: int, user_id: int) -> bool:
+    return bool(await queries.participants.exists(conn, chat_id=chat_id, user_id=user_id))
+
+
+async def remove(conn: Connection, *, chat_id: int, user_id: int) -> bool:
+    return bool(await queries.participants.remove(conn, chat_id=chat_id, user_id=user_id))
+
+
+async def list(conn: Connection, *, chat_id: int) -> list[JSON]:
+    return [dict(row) async for row in queries.participants.list(conn, chat_id=chat_id)]
+
+
+async def mark_read(conn: Connection, *, chat_id: int, user_id: int, seq: int) -> None:
+    await queries.participants.mark_read(conn, chat_id=chat_id, user_id=user_id, seq=seq)
