@@ -105,6 +105,49 @@ CREATE TABLE IF NOT EXISTS message (
     CONSTRAINT message_client_id_once UNIQUE (chat_sesh_id, sender_id, client_id)
 );
 
+-- Live events, kept for replay (GET /v1/events?since=). An event goes to one
+-- user (user_id) or to a chat's participants at that moment (chat_sesh_id, see
+-- chat_membership), so a message to a 100-member group is one row, not 100.
+-- Ids are handed out under one lock held until commit (queries/events/lock_clock.sql),
+-- so they become visible in id order: a reader that has seen id N has seen
+-- everything below N that will ever exist.
+CREATE TABLE IF NOT EXISTS event (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id      bigint REFERENCES app_user (id) ON DELETE CASCADE,
+    chat_sesh_id bigint REFERENCES chat_sesh (id) ON DELETE CASCADE,
+    type         text NOT NULL,
+    data         json NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT event_one_audience CHECK ((user_id IS NULL) <> (chat_sesh_id IS NULL))
+);
+CREATE INDEX IF NOT EXISTS event_user ON event (user_id, id) WHERE user_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_chat ON event (chat_sesh_id, id) WHERE chat_sesh_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_created_at ON event (created_at);
+
+-- Who received a chat's events when: a user gets the chat's events with ids from
+-- from_event_id (the event that brought them in) to until_event_id (the one that
+-- took them out, inclusive, so a leaver hears of their own leaving).
+CREATE TABLE IF NOT EXISTS chat_membership (
+    chat_sesh_id   bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
+    user_id        bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    from_event_id  bigint NOT NULL,
+    until_event_id bigint,
+    CONSTRAINT chat_membership_pkey PRIMARY KEY (chat_sesh_id, user_id, from_event_id),
+    CONSTRAINT chat_membership_interval CHECK (until_event_id >= from_event_id)
+);
+CREATE INDEX IF NOT EXISTS chat_membership_user ON chat_membership (user_id);
+-- At most one open interval per member.
+CREATE UNIQUE INDEX IF NOT EXISTS chat_membership_one_open
+    ON chat_membership (chat_sesh_id, user_id) WHERE until_event_id IS NULL;
+
+-- The highest event id pruned so far: a client resuming below it has missed
+-- events that are gone, and is told to resync.
+CREATE TABLE IF NOT EXISTS event_horizon (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    pruned_through bigint NOT NULL DEFAULT 0
+);
+INSERT INTO event_horizon DEFAULT VALUES ON CONFLICT DO NOTHING;
+
 -- Every timestamp in the API has this one shape: 2026-11-24T10:15:00.123456Z.
 CREATE OR REPLACE FUNCTION rfc3339(t timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -142,7 +185,8 @@ AS $$
 $$;
 
 -- A chat as viewer_id sees it: last_message and unread_count are theirs, and
--- someone who is not a participant (an administrator) sees neither.
+-- someone who is not a participant (an administrator) sees neither. A null
+-- viewer (a live event, sent to everyone in the chat) sees last_message, unread_count 0.
 CREATE OR REPLACE FUNCTION chat_json(c chat_sesh, viewer_id bigint) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -153,7 +197,8 @@ AS $$
                          FROM chat_participant p JOIN app_user u ON u.id = p.user_id
                          WHERE p.chat_sesh_id = c.id),
         'last_message', (SELECT message_json(m) FROM message m
-                         WHERE m.chat_sesh_id = c.id AND m.seq = c.last_seq AND me.user_id IS NOT NULL),
+                         WHERE m.chat_sesh_id = c.id AND m.seq = c.last_seq
+                           AND (viewer_id IS NULL OR me.user_id IS NOT NULL)),
         'unread_count', coalesce((SELECT count(*) FROM message m
                                   WHERE m.chat_sesh_id = c.id AND m.seq > me.last_read_seq
                                     AND m.sender_id <> viewer_id), 0))

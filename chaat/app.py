@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from chaat import db, keys, middlewares
+from chaat.events import GOING_AWAY, Hub
 from chaat.routes import routes
 from chaat.security import Passwords, Tokens
 from chaat.settings import Settings
@@ -30,6 +31,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.tokens] = Tokens(settings.secret_key, ttl=settings.token_ttl)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_events)
+    app.on_shutdown.append(_close_streams)
     app.add_routes(routes)
     return app
 
@@ -43,3 +46,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.pool] = pool
     yield
     await pool.close()
+
+
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings]
+    assert settings.database_url
+    hub = Hub(app[keys.pool], settings.database_url, retention=settings.event_retention)
+    await hub.start()
+    app[keys.hub] = hub
+    yield
+    await hub.stop()
+
+
+async def _close_streams(app: web.Application) -> None:
+    """Shutting down: every open stream closes with 1001 and its client resumes elsewhere."""
+    app[keys.hub].kick_all(GOING_AWAY, "server shutting down")

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection, Record
 
-from chaat import db, errors, messages, store, users
+from chaat import db, errors, events, messages, store, users
 from chaat.auth import Caller
 
 JSON = dict[str, Any]
@@ -109,8 +109,14 @@ async def create_chat(
             chat_id = await store.chats.create_group(conn, name=name, created_by=me.id)
             await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, *others])
             created = True
+        news = [await messages.chat_created_event(conn, chat_id)] if created else []
         if message is not None:
-            await messages.append(conn, me, chat_id, body=message, client_id=client_id)
+            sent, is_new = await messages.append(
+                conn, me, chat_id, body=message, client_id=client_id
+            )
+            if is_new:
+                news.append(events.to_chat(chat_id, "message.created", sent))
+        await events.publish(conn, *news)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id), created
 
 
@@ -120,7 +126,18 @@ async def rename(pool: asyncpg.Pool, me: Caller, *, chat_id: int, name: str) -> 
         if chat["kind"] != "group":
             raise errors.NotAGroup()
         await store.chats.rename(conn, id=chat_id, name=name)
+        await _publish_update(conn, chat_id)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
+
+
+async def _publish_update(
+    conn: Connection, chat_id: int, *, joined: tuple[int, ...] = (), left: tuple[int, ...] = ()
+) -> None:
+    """chat.updated to the chat's participants, and to whoever just left it."""
+    chat = await store.chats.get_json(conn, id=chat_id, viewer_id=None)
+    await events.publish(
+        conn, events.to_chat(chat_id, "chat.updated", chat, joined=joined, left=left)
+    )
 
 
 async def list_participants(pool: asyncpg.Pool, me: Caller, *, chat_id: int) -> list[JSON]:
@@ -150,6 +167,7 @@ async def add_participant(
                 [{"field": "user", "problem": "the group is full", "value": newcomer["username"]}],
             )
         await store.participants.add(conn, chat_id=chat_id, user_id=newcomer["id"])
+        await _publish_update(conn, chat_id, joined=(newcomer["id"],))
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
 
 
@@ -164,3 +182,4 @@ async def remove_participant(pool: asyncpg.Pool, me: Caller, *, chat_id: int, us
             raise errors.NotAGroup()
         if not await store.participants.remove(conn, chat_id=chat_id, user_id=user_id):
             raise errors.NotFound("That user is not in this chat.")
+        await _publish_update(conn, chat_id, left=(user_id,))

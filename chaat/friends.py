@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from chaat import db, errors, store, users
+from chaat import db, errors, events, store, users
 from chaat.auth import Caller
 
 JSON = dict[str, Any]
@@ -44,6 +44,9 @@ async def send_request(pool: asyncpg.Pool, me: Caller, *, to: int | str) -> tupl
         created = await store.friend_requests.create(
             conn, from_user_id=me.id, to_user_id=other["id"]
         )
+        await events.publish(
+            conn, events.to_user(other["id"], "friend_request.created", created["json"])
+        )
         return created["json"], True
 
 
@@ -66,6 +69,13 @@ async def _respond(conn: asyncpg.Connection, request_id: int, status: str) -> JS
         await store.friendships.create(
             conn, user_a=answered["from_user_id"], user_b=answered["to_user_id"]
         )
+    await events.publish(
+        conn,
+        *(
+            events.to_user(side, "friend_request.updated", answered["json"])
+            for side in (answered["from_user_id"], answered["to_user_id"])
+        ),
+    )
     return answered["json"]  # type: ignore[no-any-return]
 
 
@@ -78,6 +88,10 @@ async def withdraw(pool: asyncpg.Pool, me: Caller, *, request_id: int) -> None:
         )
         if not await store.friend_requests.delete_pending(conn, id=request_id):
             raise errors.NotPending()
+        await events.publish(
+            conn,
+            events.to_user(request["to_user_id"], "friend_request.withdrawn", {"id": request_id}),
+        )
 
 
 async def _get_as_party(
@@ -117,3 +131,8 @@ async def unfriend(pool: asyncpg.Pool, me: Caller, *, user_id: int) -> None:
         await store.friend_requests.lock_pair(conn, user_a=me.id, user_b=user_id)
         if not await store.friendships.delete(conn, user_a=me.id, user_b=user_id):
             raise errors.NotFound("You are not friends with this user.")
+        await events.publish(
+            conn,
+            events.to_user(me.id, "friend.removed", {"user_id": user_id}),
+            events.to_user(user_id, "friend.removed", {"user_id": me.id}),
+        )

@@ -16,6 +16,7 @@ settings = web.AppKey("settings", Settings)
 pool = web.AppKey("pool", asyncpg.Pool)
 passwords = web.AppKey["Passwords"]("passwords")
 tokens = web.AppKey["Tokens"]("tokens")
+hub = web.AppKey["Hub"]("hub")
 
 current_user = web.RequestKey["Caller"]("current_user")
 body = web.RequestKey("body", dict[str, Any])

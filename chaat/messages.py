@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection, Record
 
-from chaat import db, errors, store, users
+from chaat import db, errors, events, store, users
 from chaat.auth import Caller
 from chaat.validation import MAX_ID
 
@@ -69,7 +69,10 @@ async def send(
 ) -> tuple[JSON, bool]:
     """Send to a chat: (message, whether it is new; a retried client_id is not)."""
     async with db.transaction(pool) as conn:
-        return await append(conn, me, chat_id, body=body, client_id=client_id)
+        message, created = await append(conn, me, chat_id, body=body, client_id=client_id)
+        if created:
+            await events.publish(conn, events.to_chat(chat_id, "message.created", message))
+        return message, created
 
 
 async def send_to_user(
@@ -85,8 +88,20 @@ async def send_to_user(
                 "You can only message friends.",
                 [{"field": "user", "problem": "not a friend", "value": other["username"]}],
             )
-        chat_id, _ = await direct_chat(conn, me, other["id"])
-        return await append(conn, me, chat_id, body=body, client_id=client_id)
+        chat_id, chat_created = await direct_chat(conn, me, other["id"])
+        message, created = await append(conn, me, chat_id, body=body, client_id=client_id)
+        news = [await chat_created_event(conn, chat_id)] if chat_created else []
+        if created:
+            news.append(events.to_chat(chat_id, "message.created", message))
+        await events.publish(conn, *news)
+        return message, created
+
+
+async def chat_created_event(conn: Connection, chat_id: int) -> events.Event:
+    """chat.created for a chat made in this transaction; its participants start hearing it."""
+    chat = await store.chats.get_json(conn, id=chat_id, viewer_id=None)
+    members = [user["id"] for user in chat["participants"]]
+    return events.to_chat(chat_id, "chat.created", chat, joined=members)
 
 
 async def direct_chat(conn: Connection, me: Caller, other_id: int) -> tuple[int, bool]:

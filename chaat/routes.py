@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chaat.handlers import chats, friends, messages, meta, users
+from chaat.handlers import chats, events, friends, messages, meta, users
 
 routes = [
     web.get("/v1/health", meta.health),
@@ -34,4 +34,5 @@ routes = [
     web.post("/v1/chats/{chat_id}/messages", messages.send),
     web.post("/v1/chats/{chat_id}/read", messages.mark_read),
     web.post("/v1/users/{user}/messages", messages.send_to_user),
+    web.get("/v1/events", events.follow),
 ]

@@ -6,6 +6,7 @@ so that two ids of the same type cannot be swapped by accident.
 
 from chaat.store import (
     chats,
+    events,
     friend_requests,
     friendships,
     messages,
@@ -16,6 +17,7 @@ from chaat.store import (
 
 __all__ = [
     "chats",
+    "events",
     "friend_requests",
     "friendships",
     "messages",

@@ -31,7 +31,8 @@ async def get(conn: Connection, *, id: int, user_id: int) -> Record | None:
     return await queries.chats.get(conn, id=id, user_id=user_id)
 
 
-async def get_json(conn: Connection, *, id: int, viewer_id: int) -> JSON:
+async def get_json(conn: Connection, *, id: int, viewer_id: int | None) -> JSON:
+    """The chat as viewer_id sees it; None for the view events carry."""
     return await queries.chats.get_json(conn, id=id, viewer_id=viewer_id)  # type: ignore[no-any-return]
 
 

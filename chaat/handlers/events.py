@@ -1,0 +1,145 @@
+"""/v1/events: the live event stream, as a WebSocket or as Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated
+
+import pydantic
+from aiohttp import WSMsgType, web
+
+from chaat import auth, errors, events, keys
+from chaat.auth import Caller
+from chaat.validation import Query, parse_query
+
+AUTH_TIMEOUT = 10.0
+HEARTBEAT = 20.0
+"""Seconds between WebSocket pings; a client that does not answer is dropped."""
+
+
+class Follow(Query):
+    since: Annotated[int, pydantic.Field(ge=0, le=2**63 - 1)] | None = None
+
+
+async def follow(request: web.Request) -> web.StreamResponse:
+    """WebSocket when the request upgrades, else Server-Sent Events (so `curl -N` works)."""
+    query = parse_query(request, Follow)
+    header = request.headers.get("Authorization")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=64 * 1024)
+    if not ws.can_prepare(request).ok:
+        last_event_id = request.headers.get("Last-Event-ID", "").strip()
+        since = query.since
+        if last_event_id:
+            since = parse_query_value(last_event_id)
+        caller = await auth.authenticate(request.app, auth.bearer_token(header))
+        return await _serve_sse(request, caller, since)
+    # A bad Authorization header is refused before the upgrade; no header at all
+    # means the token comes in the first frame (browsers cannot set headers).
+    caller = await auth.authenticate(request.app, auth.bearer_token(header)) if header else None
+    await ws.prepare(request)
+    if caller is None:
+        caller = await _first_frame_auth(request, ws)
+        if caller is None:
+            return ws
+    await _serve_websocket(request, ws, caller, query.since)
+    return ws
+
+
+def parse_query_value(last_event_id: str) -> int:
+    """Last-Event-ID as an event id, or 422 like a bad ?since=."""
+    try:
+        return Follow.model_validate({"since": last_event_id}).since or 0
+    except pydantic.ValidationError:
+        raise errors.ValidationError(
+            "Last-Event-ID must be an event id.",
+            [{"field": "Last-Event-ID", "problem": "not an event id", "value": last_event_id}],
+        ) from None
+
+
+async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse) -> Caller | None:
+    """The caller named by an {"type": "authenticate", "token"} first frame, else close 1008."""
+    try:
+        msg = await ws.receive(timeout=AUTH_TIMEOUT)
+        payload = json.loads(msg.data) if msg.type == WSMsgType.TEXT else None
+        if not (isinstance(payload, dict) and payload.get("type") == "authenticate"):
+            raise errors.Unauthorized()
+        token = payload.get("token")
+        return await auth.authenticate(request.app, token if isinstance(token, str) else None)
+    except (TimeoutError, ValueError, errors.Unauthorized):
+        await ws.close(code=events.POLICY_VIOLATION, message=b"authentication required")
+        return None
+
+
+class _WebSocketSink:
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, event_id: int | None, type: str, data: str) -> None:
+        await self.ws.send_str(events.frame(event_id, type, data))
+
+    async def idle(self) -> None:
+        pass  # aiohttp's heartbeat pings on its own
+
+
+class _SseSink:
+    def __init__(self, response: web.StreamResponse) -> None:
+        self.response = response
+
+    async def send(self, event_id: int | None, type: str, data: str) -> None:
+        head = "" if event_id is None else f"id: {event_id}\n"
+        await self.response.write(f"{head}event: {type}\ndata: {data}\n\n".encode())
+
+    async def idle(self) -> None:
+        await self.response.write(b": keep-alive\n\n")
+
+
+def _subscriber(caller: Caller) -> events.Subscriber:
+    return events.Subscriber(
+        user_id=caller.id, token_id=caller.token_id, expires_at=caller.expires_at
+    )
+
+
+async def _serve_websocket(
+    request: web.Request, ws: web.WebSocketResponse, caller: Caller, since: int | None
+) -> None:
+    hub = request.app[keys.hub]
+    sink = _WebSocketSink(ws)
+    await sink.send(None, "ready", json.dumps({"user": caller.json}))
+    subscriber = _subscriber(caller)
+    feeding = asyncio.create_task(hub.follow(subscriber, since, sink))
+    # Reading keeps pings, pongs and the client's close flowing; clients have nothing to say.
+    reading = asyncio.create_task(_drain(ws))
+    done, _ = await asyncio.wait({feeding, reading}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (feeding, reading):
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+        await asyncio.gather(feeding, reading, return_exceptions=True)
+    if feeding in done and isinstance(feeding.exception(), events.Kicked):
+        kicked = feeding.exception()
+        assert isinstance(kicked, events.Kicked)
+        await ws.close(code=kicked.code, message=kicked.reason.encode())
+    else:
+        await ws.close()
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    async for _ in ws:
+        pass
+
+
+async def _serve_sse(request: web.Request, caller: Caller, since: int | None) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    sink = _SseSink(response)
+    await sink.send(None, "ready", json.dumps({"user": caller.json}))
+    with contextlib.suppress(events.Kicked, ConnectionError):
+        await request.app[keys.hub].follow(_subscriber(caller), since, sink)
+    return response
