@@ -218,15 +218,19 @@ class Hub:
             if not mine:
                 self._subscribers.pop(subscriber.user_id, None)
 
-    async def follow(self, subscriber: Subscriber, since: int | None, sink: Sink) -> None:
-        """Feed one stream (the caller has sent `ready`): replay from since, then live.
+    async def follow(
+        self, subscriber: Subscriber, since: int | None, sink: Sink, ready: str
+    ) -> None:
+        """Feed one stream: `ready` (its data given as JSON text), replay from since, then live.
 
-        The subscriber is registered before the replay reads the database, so an
+        The subscriber is registered before `ready` goes out and before the replay
+        reads the database: a client that acts on `ready` hears of its own doing, and an
         event commits either before the replay (and is replayed) or after the
         registration (and is queued); one in both is skipped by id. Returns when
         the stream is kicked (raising Kicked) or the send fails.
         """
         async with self.subscribe(subscriber):
+            await sink.send(None, "ready", ready)
             cursor = since
             if since is not None:
                 async with self._pool.acquire() as conn:

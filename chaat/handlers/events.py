@@ -105,10 +105,8 @@ async def _serve_websocket(
     request: web.Request, ws: web.WebSocketResponse, caller: Caller, since: int | None
 ) -> None:
     hub = request.app[keys.hub]
-    sink = _WebSocketSink(ws)
-    await sink.send(None, "ready", json.dumps({"user": caller.json}))
-    subscriber = _subscriber(caller)
-    feeding = asyncio.create_task(hub.follow(subscriber, since, sink))
+    ready = json.dumps({"user": caller.json})
+    feeding = asyncio.create_task(hub.follow(_subscriber(caller), since, _WebSocketSink(ws), ready))
     # Reading keeps pings, pongs and the client's close flowing; clients have nothing to say.
     reading = asyncio.create_task(_drain(ws))
     done, _ = await asyncio.wait({feeding, reading}, return_when=asyncio.FIRST_COMPLETED)
@@ -138,8 +136,7 @@ async def _serve_sse(request: web.Request, caller: Caller, since: int | None) ->
         }
     )
     await response.prepare(request)
-    sink = _SseSink(response)
-    await sink.send(None, "ready", json.dumps({"user": caller.json}))
+    ready = json.dumps({"user": caller.json})
     with contextlib.suppress(events.Kicked, ConnectionError):
-        await request.app[keys.hub].follow(_subscriber(caller), since, sink)
+        await request.app[keys.hub].follow(_subscriber(caller), since, _SseSink(response), ready)
     return response
