@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 from aiohttp import web
 
+from chaat.events import Hub
+from chaat.security import Passwords, Tokens
 from chaat.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from chaat.auth import Caller  # noqa: F401 (chaat.auth imports this module)
 
 settings = web.AppKey("settings", Settings)
 pool = web.AppKey("pool", asyncpg.Pool)
-passwords = web.AppKey["Passwords"]("passwords")
-tokens = web.AppKey["Tokens"]("tokens")
-hub = web.AppKey["Hub"]("hub")
+passwords = web.AppKey("passwords", Passwords)
+tokens = web.AppKey("tokens", Tokens)
+hub = web.AppKey("hub", Hub)
 
 current_user = web.RequestKey["Caller"]("current_user")
 body = web.RequestKey("body", dict[str, Any])
