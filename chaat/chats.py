@@ -29,10 +29,11 @@ async def list_chats(
     pool: asyncpg.Pool, me: Caller, *, with_user: int | str | None, every: bool
 ) -> list[JSON]:
     """The caller's chats (every chat for an administrator who asks), most recent first."""
-    if every and not me.is_admin:
-        raise errors.Forbidden("Only administrators may list every chat.")
     async with pool.acquire() as conn:
+        # An unknown user (404) answers before a refused `all` (403), as everywhere.
         with_id = None if with_user is None else (await users.find(conn, with_user))["id"]
+        if every and not me.is_admin:
+            raise errors.Forbidden("Only administrators may list every chat.")
         if every:
             return await store.chats.list_all(conn, viewer_id=me.id, with_user_id=with_id)
         return await store.chats.list_for_user(conn, user_id=me.id, with_user_id=with_id)
@@ -77,6 +78,11 @@ async def create_chat(
         raise errors.ValidationError(
             "A direct chat has no name.",
             [{"field": "name", "problem": "not allowed with kind direct"}],
+        )
+    # Rules of the body alone answer before any participant is looked up (404).
+    if kind == "group" and name is None:
+        raise errors.ValidationError(
+            "A group chat needs a name.", [{"field": "name", "problem": "required"}]
         )
     async with db.transaction(pool) as conn:
         others: dict[int, Record] = {}
@@ -176,10 +182,12 @@ async def remove_participant(pool: asyncpg.Pool, me: Caller, *, chat_id: int, us
     async with db.transaction(pool) as conn:
         await store.chats.lock(conn, id=chat_id)
         chat = await messages.participant_chat(conn, me, chat_id)
+        # 404 ranks before 403: first whether there is such a participant at all.
+        if not await store.participants.exists(conn, chat_id=chat_id, user_id=user_id):
+            raise errors.NotFound("That user is not in this chat.")
         if user_id != me.id and chat["created_by"] != me.id:
             raise errors.Forbidden("Only the group's creator may remove others.")
         if chat["kind"] != "group":
             raise errors.NotAGroup()
-        if not await store.participants.remove(conn, chat_id=chat_id, user_id=user_id):
-            raise errors.NotFound("That user is not in this chat.")
+        await store.participants.remove(conn, chat_id=chat_id, user_id=user_id)
         await _publish_update(conn, chat_id, left=(user_id,))

@@ -9,7 +9,16 @@ from aiohttp import web
 from pydantic_core import PydanticCustomError
 
 from chaat import keys, messages
-from chaat.validation import Body, Query, Text, is_blank, parse_body, parse_query, path_id
+from chaat.validation import (
+    MAX_ID,
+    Body,
+    Query,
+    Text,
+    is_blank,
+    parse_body,
+    parse_query,
+    path_id,
+)
 
 
 def _message_body(text: str) -> str:
@@ -22,7 +31,8 @@ def _message_body(text: str) -> str:
 
 MessageBody = Annotated[Text, pydantic.AfterValidator(_message_body)]
 ClientId = Annotated[Text, pydantic.Field(max_length=64)]
-Seq = Annotated[int, pydantic.Field(ge=0)]
+# A bigint: anything larger is out of range (422), not a database error (500).
+Seq = Annotated[int, pydantic.Field(ge=0, le=MAX_ID)]
 
 
 class SendMessage(Body):

@@ -18,13 +18,13 @@ async def create_group(conn: Connection, *, name: str, created_by: int) -> int:
 async def create_direct(
     conn: Connection, *, user_a: int, user_b: int, created_by: int
 ) -> int | None:
-    return await queries.chats.create_direct(
+    return await queries.chats.create_direct(  # type: ignore[no-any-return]
         conn, user_a=user_a, user_b=user_b, created_by=created_by
     )
 
 
 async def get_direct(conn: Connection, *, user_a: int, user_b: int) -> int | None:
-    return await queries.chats.get_direct(conn, user_a=user_a, user_b=user_b)
+    return await queries.chats.get_direct(conn, user_a=user_a, user_b=user_b)  # type: ignore[no-any-return]
 
 
 async def get(conn: Connection, *, id: int, user_id: int) -> Record | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from asyncpg import Connection
@@ -15,7 +16,7 @@ async def add(conn: Connection, *, chat_id: int, user_id: int) -> None:
     await queries.participants.add(conn, chat_id=chat_id, user_id=user_id)
 
 
-async def add_many(conn: Connection, *, chat_id: int, user_ids: list[int]) -> None:
+async def add_many(conn: Connection, *, chat_id: int, user_ids: builtins.list[int]) -> None:
     await queries.participants.add_many(conn, chat_id=chat_id, user_ids=user_ids)
 
 
@@ -31,7 +32,8 @@ async def remove(conn: Connection, *, chat_id: int, user_id: int) -> bool:
     return bool(await queries.participants.remove(conn, chat_id=chat_id, user_id=user_id))
 
 
-async def list(conn: Connection, *, chat_id: int) -> list[JSON]:
+# `list` is this module's query; builtins.list is the type.
+async def list(conn: Connection, *, chat_id: int) -> builtins.list[JSON]:
     return [dict(row) async for row in queries.participants.list(conn, chat_id=chat_id)]
 
 

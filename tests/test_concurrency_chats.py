@@ -1,0 +1,207 @@
+"""Chats and messages under concurrent requests: the database keeps the rules."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from conftest import befriend, sign_up
+
+from chaat.app import create_app
+
+
+async def post_message(client, who, chat_id, body, **extra):
+    return await client.post(
+        f"/v1/chats/{chat_id}/messages", json={"body": body, **extra}, headers=who.headers
+    )
+
+
+async def test_twenty_concurrent_senders_get_seqs_1_to_n_in_commit_order(client, conn):
+    senders = [await sign_up(client, f"sender{i:02}") for i in range(20)]
+    owner, others = senders[0], senders[1:]
+    for other in others:
+        await befriend(client, owner, other)
+    resp = await client.post(
+        "/v1/chats",
+        json={"participants": [u.username for u in others], "name": "busy"},
+        headers=owner.headers,
+    )
+    assert resp.status == 201
+    chat_id = (await resp.json())["id"]
+    per_sender = 5
+    total = len(senders) * per_sender
+    done = asyncio.Event()
+    seen: list[int] = []
+
+    async def reader():
+        # A client that polls with after=<last seq seen> must never skip one:
+        # seq N+1 is visible before anything higher, because seqs follow commit order.
+        while True:
+            finished = done.is_set()
+            after = seen[-1] if seen else 0
+            resp = await client.get(
+                f"/v1/chats/{chat_id}/messages?after={after}&limit=200", headers=owner.headers
+            )
+            assert resp.status == 200
+            new = [m["seq"] for m in (await resp.json())["items"]]
+            assert new == list(range(after + 1, after + 1 + len(new))), (after, new)
+            seen.extend(new)
+            if finished:
+                return
+            await asyncio.sleep(0)
+
+    async def send(who, i):
+        resp = await post_message(client, who, chat_id, f"{who.username} #{i}")
+        assert resp.status == 201, await resp.text()
+        return (await resp.json())["seq"]
+
+    polling = asyncio.create_task(reader())
+    answered = await asyncio.gather(*(send(who, i) for i in range(per_sender) for who in senders))
+    done.set()
+    await polling
+
+    assert sorted(answered) == list(range(1, total + 1))
+    assert seen == list(range(1, total + 1))
+    rows = await conn.fetch(
+        "SELECT seq, created_at FROM message WHERE chat_sesh_id = $1 ORDER BY seq", chat_id
+    )
+    assert [r["seq"] for r in rows] == list(range(1, total + 1))
+    stamps = [r["created_at"] for r in rows]
+    assert stamps == sorted(stamps), "created_at goes down somewhere as seq goes up"
+    assert await conn.fetchval("SELECT last_seq FROM chat_sesh WHERE id = $1", chat_id) == total
+    counts = await conn.fetch(
+        "SELECT sender_id, count(*) AS n FROM message WHERE chat_sesh_id = $1 GROUP BY sender_id",
+        chat_id,
+    )
+    assert sorted(r["n"] for r in counts) == [per_sender] * len(senders)
+
+
+async def test_two_users_creating_their_direct_chat_at_once_get_one_chat(client, conn):
+    pairs = []
+    for i in range(8):
+        a = await sign_up(client, f"left{i}")
+        b = await sign_up(client, f"right{i}")
+        await befriend(client, a, b)
+        pairs.append((a, b))
+
+    async def create(me, other):
+        resp = await client.post(
+            "/v1/chats", json={"participants": [other.username]}, headers=me.headers
+        )
+        return resp.status, (await resp.json())["id"]
+
+    answers = await asyncio.gather(
+        *(create(me, other) for a, b in pairs for me, other in ((a, b), (b, a)))
+    )
+    for (a, b), both in zip(pairs, zip(answers[::2], answers[1::2], strict=True), strict=True):
+        statuses = sorted(status for status, _ in both)
+        assert statuses == [200, 201], (a.username, both)
+        assert both[0][1] == both[1][1], (a.username, both)
+        count = await conn.fetchval(
+            """
+            SELECT count(*) FROM chat_sesh
+            WHERE direct_low = least($1::bigint, $2::bigint)
+              AND direct_high = greatest($1::bigint, $2::bigint)
+            """,
+            a.id,
+            b.id,
+        )
+        assert count == 1
+    assert await conn.fetchval("SELECT count(*) FROM chat_sesh") == len(pairs)
+    assert await conn.fetchval("SELECT count(*) FROM chat_participant") == 2 * len(pairs)
+
+
+async def test_two_users_messaging_each_other_first_at_once_share_one_chat(client, conn):
+    pairs = []
+    for i in range(6):
+        a = await sign_up(client, f"ping{i}")
+        b = await sign_up(client, f"pong{i}")
+        await befriend(client, a, b)
+        pairs.append((a, b))
+
+    async def message(me, other):
+        resp = await client.post(
+            f"/v1/users/{other.username}/messages",
+            json={"body": f"hi {other.username}"},
+            headers=me.headers,
+        )
+        assert resp.status == 201, await resp.text()
+        return (await resp.json())["chat_id"]
+
+    chat_ids = await asyncio.gather(
+        *(message(me, other) for a, b in pairs for me, other in ((a, b), (b, a)))
+    )
+    assert chat_ids[::2] == chat_ids[1::2]
+    assert await conn.fetchval("SELECT count(*) FROM chat_sesh") == len(pairs)
+    seqs = await conn.fetch(
+        "SELECT chat_sesh_id, array_agg(seq ORDER BY seq) AS s FROM message GROUP BY 1"
+    )
+    assert all(list(r["s"]) == [1, 2] for r in seqs)
+
+
+async def test_concurrent_retries_of_one_client_id_store_one_message(client, conn, alice, bob):
+    await befriend(client, alice, bob)
+    resp = await client.post("/v1/chats", json={"participants": ["bob"]}, headers=alice.headers)
+    chat_id = (await resp.json())["id"]
+
+    async def attempt():
+        resp = await post_message(client, alice, chat_id, "exactly once", client_id="retry-me")
+        return resp.status, (await resp.json())["id"]
+
+    answers = await asyncio.gather(*(attempt() for _ in range(10)))
+    assert sorted(status for status, _ in answers) == [200] * 9 + [201]
+    assert len({message_id for _, message_id in answers}) == 1
+    assert await conn.fetchval("SELECT count(*) FROM message") == 1
+
+
+async def test_concurrent_retries_that_also_create_the_chat_store_one_message(
+    client, conn, alice, bob
+):
+    await befriend(client, alice, bob)
+
+    async def attempt(path, payload):
+        resp = await client.post(path, json=payload, headers=alice.headers)
+        body = await resp.json()
+        assert resp.status in (200, 201), body
+        return body["id"] if "seq" in body else body["last_message"]["id"]
+
+    message_ids = await asyncio.gather(
+        *(
+            attempt("/v1/users/bob/messages", {"body": "first!", "client_id": "k"})
+            if i % 2
+            else attempt(
+                "/v1/chats", {"participants": ["bob"], "message": "first!", "client_id": "k"}
+            )
+            for i in range(10)
+        )
+    )
+    assert len(set(message_ids)) == 1
+    assert await conn.fetchval("SELECT count(*) FROM chat_sesh") == 1
+    assert await conn.fetchval("SELECT count(*) FROM message") == 1
+
+
+async def test_two_additions_cannot_both_take_the_last_place(aiohttp_client, settings, conn):
+    client = await aiohttp_client(create_app(replace(settings, max_group_size=3)))
+    alice = await sign_up(client, "alice")
+    bob = await sign_up(client, "bob")
+    await befriend(client, alice, bob)
+    for round_ in range(5):
+        carol = await sign_up(client, f"carol{round_}")
+        dave = await sign_up(client, f"dave{round_}")
+        await befriend(client, alice, carol)
+        await befriend(client, bob, dave)
+        resp = await client.post(
+            "/v1/chats", json={"participants": ["bob"], "name": "g"}, headers=alice.headers
+        )
+        chat_id = (await resp.json())["id"]
+
+        async def add(who, user, chat_id=chat_id):
+            resp = await client.post(
+                f"/v1/chats/{chat_id}/participants", json={"user": user}, headers=who.headers
+            )
+            return resp.status
+
+        statuses = await asyncio.gather(add(alice, carol.username), add(bob, dave.username))
+        assert sorted(statuses) == [201, 422]
+        count = "SELECT count(*) FROM chat_participant WHERE chat_sesh_id = $1"
+        assert await conn.fetchval(count, chat_id) == 3
