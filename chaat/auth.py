@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ class Caller:
     username: str
     is_admin: bool
     token_id: int
+    expires_at: datetime
     json: dict[str, Any]
 
 
@@ -45,5 +47,6 @@ async def authenticate(app: web.Application, token: str | None) -> Caller:
         username=row["username"],
         is_admin=row["is_admin"],
         token_id=token_id,
+        expires_at=row["expires_at"],
         json=row["json"],
     )

@@ -54,7 +54,8 @@ class Tokens:
 
     def unsign(self, token: str) -> int | None:
         """The token row's id, or None when the token is malformed, forged or too old."""
-        if not token.startswith(TOKEN_PREFIX):
+        # A header may carry any byte; itsdangerous only copes with ASCII.
+        if not (token.isascii() and token.startswith(TOKEN_PREFIX)):
             return None
         try:
             token_id = self._serializer.loads(token[len(TOKEN_PREFIX) :], max_age=self._ttl)

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection, Record
 
-from chaat import db, errors, store
+from chaat import db, errors, events, store
 from chaat.auth import Caller
 from chaat.security import Passwords, Tokens
 from chaat.validation import as_user_id, is_username
@@ -74,17 +74,18 @@ async def change_password(
             raise errors.InvalidCredentials("The old password is wrong.")
         await store.users.set_password_hash(conn, id=me.id, password_hash=new_hash)
         await store.tokens.delete_others_for_user(conn, user_id=me.id, keep_id=me.token_id)
+        await events.tokens_changed(conn, me.id)
 
 
 async def find(conn: Connection, ref: int | str) -> Record:
     """The user a reference names (an id, an all-digit string, or a username), else 404."""
     user_id = as_user_id(ref)
-    if user_id is None:
-        # Text that cannot be a username names nobody; no need to ask the database.
-        is_name = isinstance(ref, str) and is_username(ref)
-        user = await store.users.get_by_username(conn, username=ref) if is_name else None
-    else:
+    if user_id is not None:
         user = await store.users.get_by_id(conn, id=user_id) if user_id else None
+    elif isinstance(ref, str) and is_username(ref):
+        user = await store.users.get_by_username(conn, username=ref)
+    else:
+        user = None  # text that cannot be a username names nobody
     if user is None:
         raise errors.UserNotFound()
     return user
@@ -108,11 +109,13 @@ async def list_users(
 
 async def revoke_token(pool: asyncpg.Pool, me: Caller) -> None:
     """End the caller's current session."""
-    async with pool.acquire() as conn:
+    async with db.transaction(pool) as conn:
         await store.tokens.delete(conn, id=me.token_id)
+        await events.tokens_changed(conn, me.id)
 
 
 async def revoke_all_tokens(pool: asyncpg.Pool, me: Caller) -> None:
     """End every session of the caller, this one included."""
-    async with pool.acquire() as conn:
+    async with db.transaction(pool) as conn:
         await store.tokens.delete_all_for_user(conn, user_id=me.id)
+        await events.tokens_changed(conn, me.id)

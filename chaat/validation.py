@@ -68,13 +68,19 @@ def _username(value: str) -> str:
 Username = Annotated[str, pydantic.AfterValidator(_username)]
 
 
-def _user_ref(value: int | str) -> int | str:
-    if isinstance(value, int) and value < 1:
+def _user_ref(value: Any) -> int | str:
+    # One check for both shapes: a union would name its branches ("to.int", "to.str")
+    # in the error instead of the field.
+    if isinstance(value, str):
+        return _storable(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PydanticCustomError("invalid_user", "must be a user id or a username")
+    if value < 1:
         raise PydanticCustomError("invalid_user", "a user id must be a positive integer")
-    return _storable(value) if isinstance(value, str) else value
+    return value
 
 
-UserRef = Annotated[int | str, pydantic.AfterValidator(_user_ref)]
+UserRef = Annotated[int | str, pydantic.PlainValidator(_user_ref, json_schema_input_type=int | str)]
 """A user named in a request: an id (integer or all-digit string) or a username."""
 
 
@@ -97,6 +103,10 @@ _SPECIFIC: dict[str, type[errors.Unprocessable]] = {
 }
 
 
+# Fields whose values an error never repeats: answers end up in logs and screenshots.
+_SECRET_FIELDS = frozenset({"password", "old_password", "new_password"})
+
+
 def _unprocessable(exc: pydantic.ValidationError) -> errors.Unprocessable:
     details: list[errors.Detail] = []
     for error in exc.errors(include_url=False):
@@ -104,7 +114,11 @@ def _unprocessable(exc: pydantic.ValidationError) -> errors.Unprocessable:
             "field": ".".join(str(part) for part in error["loc"]),
             "problem": _problem(error),
         }
-        if error["type"] != "missing" and isinstance(error["input"], str | int | float | bool):
+        if (
+            error["type"] != "missing"
+            and isinstance(error["input"], str | int | float | bool)
+            and not _SECRET_FIELDS.intersection(map(str, error["loc"]))
+        ):
             detail["value"] = error["input"]
         details.append(detail)
     kind = next((_SPECIFIC[e["type"]] for e in exc.errors() if e["type"] in _SPECIFIC), None)

@@ -94,7 +94,8 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+async def client(settings: Settings, aiohttp_client: Any) -> TestClient:
+    # settings first: the database it names must outlive the app (teardown runs in reverse).
     return await aiohttp_client(create_app(settings))
 
 
@@ -162,3 +163,12 @@ async def error_of(resp: Any) -> tuple[int, str]:
     assert isinstance(body["error"]["message"], str)
     assert body["error"]["message"]
     return resp.status, body["error"]["code"]
+
+
+async def problem_fields(resp: Any, code: str = "validation_error") -> set[str]:
+    """The fields a 422 answer names in its details, checking the envelope on the way."""
+    assert await error_of(resp) == (422, code)
+    details = (await resp.json())["error"]["details"]
+    assert details, "every 422 carries at least one details entry"
+    assert all(isinstance(d["problem"], str) and d["problem"] for d in details), details
+    return {d["field"] for d in details}

@@ -8,7 +8,7 @@ import pydantic
 from aiohttp import web
 
 from chaat import keys, users
-from chaat.validation import Body, Query, Text, Username, parse_body, parse_query
+from chaat.validation import MAX_ID, Body, Query, Text, Username, parse_body, parse_query
 
 Password = Annotated[Text, pydantic.Field(min_length=8, max_length=256)]
 DisplayName = Annotated[Text, pydantic.Field(max_length=64)]
@@ -32,8 +32,8 @@ class ChangePassword(Body):
 
 
 class ListUsers(Query):
-    q: Annotated[str, pydantic.Field(max_length=32)] = ""
-    after: Annotated[int, pydantic.Field(ge=0)] = 0
+    q: Annotated[Text, pydantic.Field(max_length=32)] = ""
+    after: Annotated[int, pydantic.Field(ge=0, le=MAX_ID)] = 0
     limit: Annotated[int, pydantic.Field(ge=1, le=200)] = 50
 
 

@@ -25,3 +25,7 @@ async def delete_all_for_user(conn: Connection, *, user_id: int) -> None:
 
 async def delete_others_for_user(conn: Connection, *, user_id: int, keep_id: int) -> None:
     await queries.tokens.delete_others_for_user(conn, user_id=user_id, keep_id=keep_id)
+
+
+async def list_live(conn: Connection, *, ids: list[int]) -> set[int]:
+    return {row["id"] async for row in queries.tokens.list_live(conn, ids=ids)}

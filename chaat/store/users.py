@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import Any, cast
 
 from asyncpg import Connection, Record
 
@@ -32,10 +33,12 @@ async def get_credentials(conn: Connection, *, username: str) -> Record | None:
 
 
 async def get_password_hash(conn: Connection, *, id: int) -> str | None:
-    return await queries.users.get_password_hash(conn, id=id)
+    # A `$` query answers one column's value, which aiosql cannot type.
+    return cast(str | None, await queries.users.get_password_hash(conn, id=id))
 
 
-async def list(conn: Connection, *, prefix: str, after: int, limit: int) -> list[JSON]:
+# builtins.list: inside this module, `list` is the function below.
+async def list(conn: Connection, *, prefix: str, after: int, limit: int) -> builtins.list[JSON]:
     return [
         row["json"]
         async for row in queries.users.list(conn, prefix=prefix, after=after, limit=limit)
@@ -47,4 +50,7 @@ async def set_password_hash(conn: Connection, *, id: int, password_hash: str) ->
 
 
 async def set_admin(conn: Connection, *, username: str, is_admin: bool) -> int | None:
-    return await queries.users.set_admin(conn, username=username, is_admin=is_admin)
+    # A `$` query answers one column's value, which aiosql cannot type.
+    return cast(
+        int | None, await queries.users.set_admin(conn, username=username, is_admin=is_admin)
+    )

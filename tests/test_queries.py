@@ -1,0 +1,67 @@
+"""schema.sql and queries/: what the store layer is built on."""
+
+from __future__ import annotations
+
+import re
+
+import aiosql
+import pytest
+from conftest import PASSWORD, befriend
+
+from chaat import db
+
+QUERY_FILES = sorted(db.QUERIES.rglob("*.sql"))
+HEADER = re.compile(r"^-- name: ([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def test_the_query_files_are_found():
+    # Otherwise the parametrized tests below would pass by running zero times.
+    assert db.QUERIES / "users" / "create.sql" in QUERY_FILES
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: str(p.relative_to(db.QUERIES)))
+def test_each_query_file_holds_one_query_named_after_the_file(path):
+    # aiosql lets a later query silently replace an earlier one of the same name,
+    # so file name == query name is what keeps two files from colliding.
+    assert path.parent.parent == db.QUERIES, "queries/<table>/<name>.sql"
+    text = path.read_text()
+    assert HEADER.findall(text) == [path.stem]
+    first, second = text.splitlines()[:2]
+    assert first.startswith("-- name: ")
+    assert second.startswith("-- "), "a second line saying why"
+    assert len(second.strip()) > 5, "a second line saying why"
+    assert hasattr(aiosql.from_str(text, "asyncpg"), path.stem)
+
+
+def test_the_loaded_queries_are_exactly_the_files():
+    for path in QUERY_FILES:
+        loaded = getattr(getattr(db.queries, path.parent.name), path.stem)
+        own = getattr(aiosql.from_str(path.read_text(), "asyncpg"), path.stem)
+        assert loaded.sql == own.sql, path
+
+
+async def test_every_query_is_valid_sql_for_the_schema(conn):
+    for path in QUERY_FILES:
+        query = getattr(getattr(db.queries, path.parent.name), path.stem)
+        try:
+            await conn.prepare(query.sql)
+        except Exception as exc:
+            pytest.fail(f"{path.relative_to(db.QUERIES)}: {exc}")
+
+
+async def test_the_schema_can_be_applied_again_and_keeps_every_row(client, conn, alice, bob):
+    await befriend(client, alice, bob)
+    tables = ("app_user", "auth_token", "friend_request", "friendship")
+
+    async def counts():
+        return {table: await conn.fetchval(f"SELECT count(*) FROM {table}") for table in tables}
+
+    before = await counts()
+    assert all(before.values())
+    await db.apply_schema(conn)
+    await db.apply_schema(conn)
+    assert await counts() == before
+    resp = await client.get("/v1/friends", headers=alice.headers)
+    assert [f["user"]["username"] for f in (await resp.json())["items"]] == ["bob"]
+    resp = await client.post("/v1/tokens", json={"username": "bob", "password": PASSWORD})
+    assert resp.status == 201
