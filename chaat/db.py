@@ -87,9 +87,9 @@ def translate_db_errors() -> Iterator[None]:
     except (
         OSError,
         TimeoutError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.ConnectionDoesNotExistError,
-        asyncpg.TooManyConnectionsError,
+        asyncpg.PostgresConnectionError,  # class 08: the connection broke
+        asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up
+        asyncpg.InsufficientResourcesError,  # class 53: too many connections, disk full
     ) as exc:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         raise errors.Unavailable() from exc
