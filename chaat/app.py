@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -13,6 +15,8 @@ from chaat.security import Passwords, Tokens
 from chaat.settings import Settings
 
 MAX_BODY = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -45,7 +49,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await db.apply_schema(conn)
     app[keys.pool] = pool
     yield
-    await pool.close()
+    try:
+        async with asyncio.timeout(10):
+            await pool.close()
+    except TimeoutError:
+        log.warning("database connections still busy after 10 s; closing them anyway")
+        pool.terminate()
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -181,26 +181,35 @@ class Hub:
         self._subscribers: dict[int, set[Subscriber]] = {}
         self._cursor = 0
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up (tests wait for it)."""
 
     async def start(self) -> None:
         async with self._pool.acquire() as conn:
             self._cursor = await store.events.get_last_id(conn)
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="events-listen"),
-            asyncio.create_task(self._dispatch_forever(), name="events-dispatch"),
-            asyncio.create_task(self._check_tokens_forever(), name="events-tokens"),
-            asyncio.create_task(self._prune_forever(), name="events-prune"),
-        ]
+        for work in (
+            self._listen(),
+            self._dispatch_forever(),
+            self._check_tokens_forever(),
+            self._prune_forever(),
+        ):
+            self._spawn(work)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.listening.wait(), 5)
+            async with asyncio.timeout(5):
+                await self.listening.wait()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work in the background until it ends or the hub stops."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def kick_all(self, code: int, reason: str) -> None:
         for subscribers in self._subscribers.values():
@@ -280,7 +289,7 @@ class Hub:
                 delay = 0.5
                 # Whatever happened while we were not listening is in the table.
                 self._wake.set()
-                asyncio.create_task(self._check_tokens())  # noqa: RUF006 (best effort)
+                self._spawn(self._check_tokens())
                 await lost.wait()
                 log.warning("event listener connection lost; reconnecting")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -294,14 +303,17 @@ class Hub:
 
     def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload.isdigit() and int(payload) in self._subscribers:
-            asyncio.create_task(self._check_tokens(int(payload)))  # noqa: RUF006
+            self._spawn(self._check_tokens(int(payload)))
 
     # The dispatcher: follows the stream by id and hands each event to local subscribers.
 
     async def _dispatch_forever(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+            # the cancellation that stop() sends, and the hub would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._dispatch()

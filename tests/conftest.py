@@ -81,6 +81,13 @@ async def database_url(server_url: str, template: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def aiohttp_client(database_url: str, aiohttp_client: Any) -> Any:
+    """pytest-aiohttp's aiohttp_client, set up after the test's database so that its
+    apps shut down before the database is dropped (teardown runs in reverse)."""
+    return aiohttp_client
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     # Cheap Argon2 parameters: the tests make hundreds of hashes, and the
     # production parameters are checked in test_security.py.
@@ -94,8 +101,7 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def client(settings: Settings, aiohttp_client: Any) -> TestClient:
-    # settings first: the database it names must outlive the app (teardown runs in reverse).
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
     return await aiohttp_client(create_app(settings))
 
 

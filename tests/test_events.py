@@ -409,7 +409,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_two_server_processes_deliver_to_each_others_sockets(client, settings, alice, bob):
+async def test_two_server_processes_share_events_and_revocations(client, settings, alice, bob):
     port = free_port()
     env = {
         **os.environ,
@@ -448,7 +448,11 @@ async def test_two_server_processes_deliver_to_each_others_sockets(client, setti
                 assert resp.status == 201
                 back = await resp.json()
             assert (await local.expect("message.created"))["data"] == back
-            await remote.ws.close()
+            assert (await remote.expect("message.created"))["data"] == back  # his own, too
+            # Revoking bob's token here closes his socket over there.
+            await client.delete("/v1/tokens/current", headers=bob.headers)
+            msg = await remote.ws.receive(timeout=5)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
     finally:
         other.terminate()
         await asyncio.wait_for(other.wait(), 10)

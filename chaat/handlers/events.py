@@ -106,10 +106,11 @@ async def _serve_websocket(
     feeding = asyncio.create_task(hub.follow(_subscriber(caller), since, _WebSocketSink(ws), ready))
     # Reading keeps pings, pongs and the client's close flowing; clients have nothing to say.
     reading = asyncio.create_task(_drain(ws))
-    done, _ = await asyncio.wait({feeding, reading}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (feeding, reading):
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+    try:
+        done, _ = await asyncio.wait({feeding, reading}, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also when this handler is cancelled
+        for task in (feeding, reading):
+            task.cancel()
         await asyncio.gather(feeding, reading, return_exceptions=True)
     if feeding in done and isinstance(feeding.exception(), events.Kicked):
         kicked = feeding.exception()
