@@ -1,0 +1,390 @@
+"""The Chaat HTTP API as Python calls, one method per call the shell makes.
+
+Error answers raise ApiError with the server's code and message; a server that
+cannot be reached raises ServerUnreachable. The token lives in this object only:
+nothing here writes to disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, TypedDict, cast
+from urllib.parse import quote
+
+import aiohttp
+
+
+class User(TypedDict):
+    id: int
+    username: str
+    display_name: str
+    created_at: str
+
+
+class Sender(TypedDict):
+    id: int
+    username: str
+
+
+class Message(TypedDict):
+    id: int
+    chat_id: int
+    seq: int
+    sender: Sender
+    body: str
+    created_at: str
+    client_id: str | None
+
+
+class Chat(TypedDict):
+    id: int
+    kind: str
+    name: str | None
+    created_by: int
+    created_at: str
+    participants: list[User]
+    last_message: Message | None
+    unread_count: int
+
+
+class Friend(TypedDict):
+    user: User
+    since: str
+
+
+# "from" is a Python keyword, hence the functional form.
+FriendRequest = TypedDict(
+    "FriendRequest",
+    {
+        "id": int,
+        "from": User,
+        "to": User,
+        "status": str,
+        "created_at": str,
+        "responded_at": str | None,
+    },
+)
+
+
+class Participant(TypedDict):
+    user: User
+    joined_at: str
+
+
+class Session(TypedDict):
+    token: str
+    expires_at: str
+    user: User
+
+
+class Event(TypedDict, total=False):
+    id: int
+    type: str
+    data: dict[str, Any]
+
+
+class ApiError(Exception):
+    """The server answered with an error."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """The message in one line, naming the offending users or fields from details."""
+        message = " ".join(self.message.split()) or f"The server answered {self.status}."
+        if self.code == "not_friends":
+            names = [str(d["value"]) for d in self.details if d.get("value") is not None]
+            if names and not all(name in message for name in names):
+                return f"{message} ({', '.join(names)})"
+        elif self.code == "validation_error":  # the other 422 codes say it all
+            problems = [
+                f"{d['field']}: {d['problem']}" if d.get("field") else str(d.get("problem", ""))
+                for d in self.details
+                if d.get("problem") and d.get("problem") != self.message
+            ]
+            if problems:
+                return f"{message} ({'; '.join(problems)})"
+        return message
+
+
+class ServerUnreachable(Exception):
+    """The server could not be reached, or the connection broke before it answered."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Cannot reach the server at {url} ({reason}).")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # asyncio's strerror reads "Connect call failed (...)"; the errno says it plainly.
+        if exc.os_error.errno:
+            return os.strerror(exc.os_error.errno).lower()
+        return str(exc.os_error) or "cannot connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the connection was closed"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "not a valid URL"
+    return str(exc) or type(exc).__name__
+
+
+def _error_from(status: int, body: Any, reason: str | None) -> ApiError:
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        details = error.get("details")
+        return ApiError(
+            status,
+            str(error.get("code", "error")),
+            str(error.get("message", "")),
+            details if isinstance(details, list) else None,
+        )
+    return ApiError(status, "error", f"The server answered {status} {reason or ''}".strip() + ".")
+
+
+class Client:
+    """One server, one logged-in user (or none); use with `async with`."""
+
+    def __init__(self, base_url: str, *, timeout: float = 15.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token: str | None = None
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
+        self._session: aiohttp.ClientSession | None = None
+        self._events_socket: aiohttp.ClientWebSocketResponse | None = None
+
+    async def __aenter__(self) -> Client:
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("use the Client with `async with`")
+        return self._session
+
+    def _headers(self, token: str | None = None) -> dict[str, str]:
+        token = token or self.token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> Any:
+        """The decoded answer (None for 204), or ApiError / ServerUnreachable.
+
+        Sent with token, else with the session's own.
+        """
+        try:
+            async with self.session.request(
+                method,
+                self.base_url + path,
+                json=body,
+                params=params,
+                headers=self._headers(token),
+            ) as resp:
+                if resp.status == 204:
+                    return None
+                try:
+                    answer = await resp.json(content_type=None)
+                except ValueError:
+                    answer = None
+                if resp.status >= 400:
+                    raise _error_from(resp.status, answer, resp.reason)
+                return answer
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ServerUnreachable(self.base_url, _reason(exc)) from None
+
+    # Users and tokens
+
+    async def register(self, username: str, password: str) -> User:
+        body = {"username": username, "password": password}
+        return cast(User, await self._call("POST", "/v1/users", body=body))
+
+    async def log_in(self, username: str, password: str) -> Session:
+        """Log in and keep the token (in memory) for the calls that follow."""
+        body = {"username": username, "password": password}
+        session = cast(Session, await self._call("POST", "/v1/tokens", body=body))
+        self.token = session["token"]
+        return session
+
+    async def revoke(self, token: str) -> None:
+        """Revoke token (this session's or an earlier one) on the server; forget it here."""
+        try:
+            await self._call("DELETE", "/v1/tokens/current", token=token)
+        finally:
+            if self.token == token:
+                self.token = None
+
+    async def list_users(self, prefix: str = "", *, limit: int = 50) -> tuple[list[User], bool]:
+        params = {"q": prefix, "limit": str(limit)}
+        page = await self._call("GET", "/v1/users", params=params)
+        return cast(list[User], page["items"]), bool(page["has_more"])
+
+    # Friends
+
+    async def list_friends(self) -> list[Friend]:
+        return cast(list[Friend], (await self._call("GET", "/v1/friends"))["items"])
+
+    async def list_requests(
+        self, *, status: str | None = None, direction: str = "all"
+    ) -> list[FriendRequest]:
+        params = {"direction": direction}
+        if status is not None:
+            params["status"] = status
+        answer = await self._call("GET", "/v1/friend-requests", params=params)
+        return cast(list[FriendRequest], answer["items"])
+
+    async def send_request(self, to: str) -> FriendRequest:
+        """A pending request, or theirs to us, now accepted."""
+        return cast(FriendRequest, await self._call("POST", "/v1/friend-requests", body={"to": to}))
+
+    async def respond(self, request_id: int, status: str) -> FriendRequest:
+        path = f"/v1/friend-requests/{request_id}"
+        return cast(FriendRequest, await self._call("PATCH", path, body={"status": status}))
+
+    async def unfriend(self, user_id: int) -> None:
+        await self._call("DELETE", f"/v1/friends/{user_id}")
+
+    # Chats and messages
+
+    async def list_chats(self) -> list[Chat]:
+        return cast(list[Chat], (await self._call("GET", "/v1/chats"))["items"])
+
+    async def get_chat(self, chat_id: int) -> Chat:
+        return cast(Chat, await self._call("GET", f"/v1/chats/{chat_id}"))
+
+    async def create_chat(
+        self,
+        participants: list[str],
+        *,
+        kind: str,
+        name: str | None = None,
+        message: str | None = None,
+        client_id: str | None = None,
+    ) -> Chat:
+        """A new chat, or the existing direct chat (with message as its newest, if given)."""
+        body: dict[str, Any] = {"participants": participants, "kind": kind}
+        if name is not None:
+            body["name"] = name
+        if message is not None:
+            body["message"] = message
+            body["client_id"] = client_id
+        return cast(Chat, await self._call("POST", "/v1/chats", body=body))
+
+    async def list_participants(self, chat_id: int) -> list[Participant]:
+        answer = await self._call("GET", f"/v1/chats/{chat_id}/participants")
+        return cast(list[Participant], answer["items"])
+
+    async def add_participant(self, chat_id: int, user: str) -> Chat:
+        path = f"/v1/chats/{chat_id}/participants"
+        return cast(Chat, await self._call("POST", path, body={"user": user}))
+
+    async def remove_participant(self, chat_id: int, user_id: int) -> None:
+        await self._call("DELETE", f"/v1/chats/{chat_id}/participants/{user_id}")
+
+    async def send_message(self, chat_id: int, body: str, *, client_id: str) -> Message:
+        """Send body; the same client_id again returns the stored message, not a second one."""
+        payload = {"body": body, "client_id": client_id}
+        path = f"/v1/chats/{chat_id}/messages"
+        return cast(Message, await self._call("POST", path, body=payload))
+
+    async def send_direct(self, user: str, body: str, *, client_id: str) -> Message:
+        payload = {"body": body, "client_id": client_id}
+        path = f"/v1/users/{quote(user, safe='')}/messages"
+        return cast(Message, await self._call("POST", path, body=payload))
+
+    async def list_messages(
+        self,
+        chat_id: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> tuple[list[Message], bool]:
+        """A page of messages, oldest first, and whether more lie beyond it."""
+        params = {"limit": str(limit)}
+        if before is not None:
+            params["before"] = str(before)
+        if after is not None:
+            params["after"] = str(after)
+        page = await self._call("GET", f"/v1/chats/{chat_id}/messages", params=params)
+        return cast(list[Message], page["items"]), bool(page["has_more"])
+
+    async def mark_read(self, chat_id: int, seq: int) -> None:
+        await self._call("POST", f"/v1/chats/{chat_id}/read", body={"seq": seq})
+
+    # Live events
+
+    async def events(self, *, since: int | None = None) -> AsyncIterator[Event]:
+        """The caller's events from GET /v1/events, until the server closes the socket.
+
+        A refused upgrade raises ApiError (404 when the server has no events); a
+        socket closed for a bad or revoked token (1008) raises ApiError 401.
+        """
+        params = {"since": str(since)} if since is not None else {}
+        try:
+            ws = await self.session.ws_connect(
+                self.base_url + "/v1/events",
+                headers=self._headers(),
+                params=params,
+                heartbeat=30.0,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise ApiError(
+                exc.status,
+                "not_found" if exc.status == 404 else "error",
+                f"Live events answered {exc.status} {exc.message}".strip(),
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ServerUnreachable(self.base_url, _reason(exc)) from None
+        self._events_socket = ws
+        async with ws:
+            try:
+                async for frame in ws:
+                    if frame.type is not aiohttp.WSMsgType.TEXT:
+                        continue
+                    try:
+                        event = json.loads(frame.data)
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict) and isinstance(event.get("type"), str):
+                        yield cast(Event, event)
+            except aiohttp.ClientError as exc:
+                raise ServerUnreachable(self.base_url, _reason(exc)) from None
+            finally:
+                self._events_socket = None
+        if ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION:
+            raise ApiError(401, "unauthorized", "The session has ended.")

@@ -1,0 +1,151 @@
+"""repl.commands: reading a line of the shell, without I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from repl.commands import (
+    COMMANDS,
+    Arg,
+    Expected,
+    Invocation,
+    ParseError,
+    Say,
+    expected_at,
+    help_text,
+    parse,
+)
+
+
+def invocation(line: str) -> tuple[str, tuple[str, ...]]:
+    parsed = parse(line)
+    assert isinstance(parsed, Invocation), parsed
+    return parsed.command.name, parsed.args
+
+
+@pytest.mark.parametrize("line", ["", "   ", "\t"])
+def test_a_blank_line_is_nothing(line: str) -> None:
+    assert parse(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ("hello", "hello"),
+        ("  indented, kept as typed  ", "  indented, kept as typed  "),
+        ("//shrug", "/shrug"),
+        ("// not a command", "/ not a command"),
+        ("what about /help?", "what about /help?"),
+    ],
+)
+def test_text_is_said_to_the_open_chat(line: str, text: str) -> None:
+    assert parse(line) == Say(text)
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "args"),
+    [
+        ("/help", "help", ()),
+        ("/help dm", "help", ("dm",)),
+        ("/login alice", "login", ("alice",)),
+        ("/LOGIN alice", "login", ("alice",)),
+        ("/users", "users", ()),
+        ("/users al", "users", ("al",)),
+        ("/requests accepted", "requests", ("accepted",)),
+        ("/accept 12", "accept", ("12",)),
+        ("/reject carol", "reject", ("carol",)),
+        ("/open 3", "open", ("3",)),
+        ("/open   weekend  ", "open", ("weekend",)),
+        ("/dm bob", "dm", ("bob",)),
+        ("/dm bob hi there", "dm", ("bob", "hi there")),
+        ("/dm\tbob  it's   spaced  ", "dm", ("bob", "it's   spaced  ")),
+        ('/dm bob "quoted"', "dm", ("bob", '"quoted"')),
+        ("/group weekend bob carol", "group", ("weekend", "bob", "carol")),
+        ('/group "weekend trip" bob', "group", ("weekend trip", "bob")),
+        ("/history", "history", ()),
+        ("/quit", "quit", ()),
+    ],
+)
+def test_commands_and_their_arguments(line: str, name: str, args: tuple[str, ...]) -> None:
+    assert invocation(line) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("/frobnicate", "Unknown command /frobnicate; /help lists them."),
+        ("/", "Unknown command /; /help lists them."),
+        ("/login", "Usage: /login USERNAME"),
+        ("/login alice bob", "Usage: /login USERNAME"),
+        ("/dm", "Usage: /dm USERNAME [TEXT]"),
+        ("/group weekend", "Usage: /group NAME USERNAME..."),
+        ("/quit now", "Usage: /quit"),
+        ('/group "weekend bob', "Unbalanced quotes."),
+    ],
+)
+def test_bad_commands_say_why_in_one_line(line: str, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(line)
+    assert caught.value.message == message
+    assert "\n" not in message
+
+
+def test_every_command_has_help_and_a_usage() -> None:
+    text = help_text()
+    for command in COMMANDS.values():
+        assert command.help
+        assert command.usage.startswith("/" + command.name)
+        assert command.usage in text
+    assert help_text("dm") == (
+        "/dm USERNAME [TEXT]\n    open the direct chat with a friend, sending TEXT if given"
+    )
+    assert help_text("/history").startswith("/history\n")
+    with pytest.raises(ParseError):
+        help_text("nope")
+
+
+def test_the_issue_commands_are_all_there() -> None:
+    wanted = {
+        "/register USERNAME", "/login USERNAME", "/logout", "/users [PREFIX]", "/friends",
+        "/requests [STATUS]", "/add USERNAME", "/accept REQUEST", "/reject REQUEST",
+        "/unfriend USERNAME", "/chats", "/open CHAT", "/dm USERNAME [TEXT]",
+        "/group NAME USERNAME...", "/members", "/invite USERNAME", "/leave", "/history",
+        "/quit", "/help [COMMAND]",
+    }  # fmt: skip
+    assert {c.usage for c in COMMANDS.values()} == wanted
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/", Expected(Arg.COMMAND, "/")),
+        ("/d", Expected(Arg.COMMAND, "/d")),
+        ("/help ", Expected(Arg.COMMAND, "")),
+        ("/help d", Expected(Arg.COMMAND, "d")),
+        ("/dm ", Expected(Arg.FRIEND, "")),
+        ("/dm b", Expected(Arg.FRIEND, "b")),
+        ("/DM b", Expected(Arg.FRIEND, "b")),
+        ("/open ", Expected(Arg.CHAT, "")),
+        ("/open 1", Expected(Arg.CHAT, "1")),
+        ("/open we", Expected(Arg.CHAT, "we")),
+        ("/add ca", Expected(Arg.USER, "ca")),
+        ("/accept ", Expected(Arg.REQUEST, "")),
+        ("/requests p", Expected(Arg.STATUS, "p")),
+        ("/unfriend b", Expected(Arg.FRIEND, "b")),
+        ("/invite ", Expected(Arg.FRIEND, "")),
+        ("/group weekend ", Expected(Arg.FRIEND, "", ("weekend",))),
+        ("/group weekend bob c", Expected(Arg.FRIEND, "c", ("weekend", "bob"))),
+        ("/group we", Expected(Arg.WORD, "we")),
+        ("/login al", Expected(Arg.WORD, "al")),
+    ],
+)
+def test_what_the_word_under_the_cursor_stands_for(text: str, expected: Expected) -> None:
+    assert expected_at(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "hello", "hello /dm", "//dm b", "/dm bob some te", "/open 3 ", "/quit ", "/nope x"],
+)
+def test_nothing_to_complete(text: str) -> None:
+    assert expected_at(text) is None
