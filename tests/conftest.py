@@ -8,6 +8,7 @@ for the session. The template is built from schema.sql once per test process;
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 import uuid
@@ -25,6 +26,8 @@ from chaat.app import create_app
 from chaat.settings import Settings
 
 PASSWORD = "correct horse battery"
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+"""The one shape of every timestamp in the API."""
 
 
 def with_database(url: str, name: str) -> str:
@@ -178,3 +181,12 @@ async def problem_fields(resp: Any, code: str = "validation_error") -> set[str]:
     assert details, "every 422 carries at least one details entry"
     assert all(isinstance(d["problem"], str) and d["problem"] for d in details), details
     return {d["field"] for d in details}
+
+
+async def new_chat(client: TestClient, who: User, participants: list[Any], **body: Any) -> Any:
+    """A chat made through the API, asserting success; answers the chat."""
+    resp = await client.post(
+        "/v1/chats", json={"participants": participants, **body}, headers=who.headers
+    )
+    assert resp.status in (200, 201), await resp.text()
+    return await resp.json()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import pytest
-from conftest import befriend, error_of, problem_fields, sign_up
+from conftest import TIMESTAMP, befriend, error_of, new_chat, problem_fields, sign_up
 
 from chaat.app import create_app
 
@@ -21,18 +20,10 @@ CHAT_FIELDS = {
     "unread_count",
 }
 MESSAGE_FIELDS = {"id", "chat_id", "seq", "sender", "body", "created_at", "client_id"}
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
 async def post_chat(client, who, **body):
     return await client.post("/v1/chats", json=body, headers=who.headers)
-
-
-async def new_chat(client, who, participants, **body):
-    """A chat made through the API, asserting success; answers the chat."""
-    resp = await post_chat(client, who, participants=participants, **body)
-    assert resp.status in (200, 201), await resp.text()
-    return await resp.json()
 
 
 async def send(client, who, chat_id, body, **extra):

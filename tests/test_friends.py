@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
-from conftest import befriend, error_of, sign_up
+from conftest import TIMESTAMP, befriend, error_of, sign_up
 
 REQUEST_FIELDS = {"id", "from", "to", "status", "created_at", "responded_at"}
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
 async def send(client, sender, to):

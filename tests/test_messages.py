@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from conftest import befriend, error_of, problem_fields, sign_up
+from conftest import TIMESTAMP, befriend, error_of, new_chat, problem_fields, sign_up
 
 MESSAGE_FIELDS = {"id", "chat_id", "seq", "sender", "body", "created_at", "client_id"}
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
-
-
-async def new_chat(client, who, participants, **body):
-    resp = await client.post(
-        "/v1/chats", json={"participants": participants, **body}, headers=who.headers
-    )
-    assert resp.status in (200, 201), await resp.text()
-    return await resp.json()
 
 
 async def post_message(client, who, chat_id, body, **extra):

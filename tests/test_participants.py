@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import asyncpg
 import pytest
-from conftest import befriend, error_of, sign_up
+from conftest import TIMESTAMP, befriend, error_of, new_chat, sign_up
 
 from chaat.app import create_app
-
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
-
-
-async def new_chat(client, who, participants, **body):
-    resp = await client.post(
-        "/v1/chats", json={"participants": participants, **body}, headers=who.headers
-    )
-    assert resp.status in (200, 201), await resp.text()
-    return await resp.json()
 
 
 async def add(client, who, chat_id, user):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, error_of, problem_fields
+from conftest import PASSWORD, TIMESTAMP, error_of, problem_fields
 
 USER_FIELDS = {"id", "username", "display_name", "created_at"}
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
 def assert_user(user, username):
