@@ -45,7 +45,11 @@ def _storable(text: str) -> str:
     return text
 
 
-Text = Annotated[str, pydantic.AfterValidator(_storable)]
+Storable = pydantic.AfterValidator(_storable)
+"""Put it after any length limit, `Annotated[str, Field(max_length=64), Storable]`, so
+that pydantic checks the limit in the string schema and speaks of characters."""
+
+Text = Annotated[str, Storable]
 """A string PostgreSQL can store exactly as sent."""
 
 _USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,31}")

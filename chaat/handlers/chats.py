@@ -9,9 +9,9 @@ from aiohttp import web
 
 from chaat import chats, keys
 from chaat.handlers.messages import ClientId, MessageBody
-from chaat.validation import Body, Query, Text, UserRef, parse_body, parse_query, path_id
+from chaat.validation import Body, Query, Storable, UserRef, parse_body, parse_query, path_id
 
-GroupName = Annotated[Text, pydantic.Field(min_length=1, max_length=64)]
+GroupName = Annotated[str, pydantic.Field(min_length=1, max_length=64), Storable]
 
 
 class ListChats(Query):

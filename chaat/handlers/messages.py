@@ -13,6 +13,7 @@ from chaat.validation import (
     MAX_ID,
     Body,
     Query,
+    Storable,
     Text,
     is_blank,
     parse_body,
@@ -30,7 +31,7 @@ def _message_body(text: str) -> str:
 
 
 MessageBody = Annotated[Text, pydantic.AfterValidator(_message_body)]
-ClientId = Annotated[Text, pydantic.Field(max_length=64)]
+ClientId = Annotated[str, pydantic.Field(max_length=64), Storable]
 # A bigint: anything larger is out of range (422), not a database error (500).
 Seq = Annotated[int, pydantic.Field(ge=0, le=MAX_ID)]
 

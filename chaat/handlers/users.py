@@ -8,10 +8,10 @@ import pydantic
 from aiohttp import web
 
 from chaat import keys, users
-from chaat.validation import MAX_ID, Body, Query, Text, Username, parse_body, parse_query
+from chaat.validation import MAX_ID, Body, Query, Storable, Username, parse_body, parse_query
 
-Password = Annotated[Text, pydantic.Field(min_length=8, max_length=256)]
-DisplayName = Annotated[Text, pydantic.Field(max_length=64)]
+Password = Annotated[str, pydantic.Field(min_length=8, max_length=256), Storable]
+DisplayName = Annotated[str, pydantic.Field(max_length=64), Storable]
 
 
 class SignUp(Body):
@@ -22,17 +22,17 @@ class SignUp(Body):
 
 class LogIn(Body):
     # Any string: a malformed name is just a wrong one, with the same 401.
-    username: Annotated[Text, pydantic.Field(max_length=256)]
-    password: Annotated[Text, pydantic.Field(max_length=256)]
+    username: Annotated[str, pydantic.Field(max_length=256), Storable]
+    password: Annotated[str, pydantic.Field(max_length=256), Storable]
 
 
 class ChangePassword(Body):
-    old_password: Annotated[Text, pydantic.Field(max_length=256)]
+    old_password: Annotated[str, pydantic.Field(max_length=256), Storable]
     new_password: Password
 
 
 class ListUsers(Query):
-    q: Annotated[Text, pydantic.Field(max_length=32)] = ""
+    q: Annotated[str, pydantic.Field(max_length=32), Storable] = ""
     after: Annotated[int, pydantic.Field(ge=0, le=MAX_ID)] = 0
     limit: Annotated[int, pydantic.Field(ge=1, le=200)] = 50
 
