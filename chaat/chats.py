@@ -128,9 +128,11 @@ async def create_chat(
 
 async def rename(pool: asyncpg.Pool, me: Caller, *, chat_id: int, name: str) -> JSON:
     async with db.transaction(pool) as conn:
+        # The chat's lock, as leaving takes it: someone just removed cannot rename.
+        await store.chats.lock(conn, id=chat_id)
         chat = await messages.participant_chat(conn, me, chat_id)
         if chat["kind"] != "group":
-            raise errors.NotAGroup()
+            raise _not_a_group(chat_id)
         await store.chats.rename(conn, id=chat_id, name=name)
         await _publish_update(conn, chat_id)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
@@ -162,11 +164,13 @@ async def add_participant(
         chat = await messages.participant_chat(conn, me, chat_id)
         newcomer = await users.find(conn, user)
         if newcomer["id"] != me.id:
+            # Under the pair's lock, so that an unfriending in flight settles first.
+            await store.friend_requests.lock_pair(conn, user_a=me.id, user_b=newcomer["id"])
             await _friends_of(conn, me, [newcomer], "user")
         if await store.participants.exists(conn, chat_id=chat_id, user_id=newcomer["id"]):
             raise errors.AlreadyParticipant()
         if chat["kind"] != "group":
-            raise errors.NotAGroup()
+            raise _not_a_group(chat_id)
         if await store.participants.count(conn, chat_id=chat_id) >= max_size:
             raise errors.TooManyParticipants(
                 f"A group holds at most {max_size} participants.",
@@ -177,6 +181,12 @@ async def add_participant(
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
 
 
+def _not_a_group(chat_id: int) -> errors.NotAGroup:
+    return errors.NotAGroup(
+        details=[{"field": "chat_id", "problem": "is a direct chat", "value": chat_id}]
+    )
+
+
 async def remove_participant(pool: asyncpg.Pool, me: Caller, *, chat_id: int, user_id: int) -> None:
     """Leave a group, or (its creator) remove someone from it."""
     async with db.transaction(pool) as conn:
@@ -185,9 +195,10 @@ async def remove_participant(pool: asyncpg.Pool, me: Caller, *, chat_id: int, us
         # 404 ranks before 403: first whether there is such a participant at all.
         if not await store.participants.exists(conn, chat_id=chat_id, user_id=user_id):
             raise errors.NotFound("That user is not in this chat.")
+        # Direct chats are fixed, whoever asks: not_a_group before who may remove whom.
+        if chat["kind"] != "group":
+            raise _not_a_group(chat_id)
         if user_id != me.id and chat["created_by"] != me.id:
             raise errors.Forbidden("Only the group's creator may remove others.")
-        if chat["kind"] != "group":
-            raise errors.NotAGroup()
         await store.participants.remove(conn, chat_id=chat_id, user_id=user_id)
         await _publish_update(conn, chat_id, left=(user_id,))

@@ -149,13 +149,16 @@ class Subscriber:
             return self.queue.get_nowait()
         getter = asyncio.ensure_future(self.queue.get())
         kicked = asyncio.ensure_future(self._woken.wait())
-        done, _ = await asyncio.wait(
-            {getter, kicked}, timeout=within, return_when="FIRST_COMPLETED"
-        )
-        kicked.cancel()
+        try:
+            done, _ = await asyncio.wait(
+                {getter, kicked}, timeout=within, return_when="FIRST_COMPLETED"
+            )
+        finally:  # also when the stream is cancelled
+            kicked.cancel()
+            if not getter.done():
+                getter.cancel()
         if getter in done:
             return getter.result()
-        getter.cancel()
         if self.kicked:
             raise self.kicked
         return None
@@ -244,7 +247,10 @@ class Hub:
             if since is not None:
                 async with self._pool.acquire() as conn:
                     horizon = await store.events.get_horizon(conn)
-                if since < horizon:
+                    last = await store.events.get_last_id(conn)
+                # Below the horizon, events are gone; above the last id, the client's
+                # position is from some other stream (a restored database, say).
+                if since < horizon or since > last:
                     await sink.send(None, "resync_required", "{}")
                     cursor = None
                 else:

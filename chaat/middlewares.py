@@ -75,6 +75,12 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _bounded_int(text: str) -> int:
+    # Python refuses to convert integers of thousands of digits; no field takes
+    # one anyway, so keep the sign and let the field's own rule refuse it (422).
+    return int(text) if len(text) <= 40 else (-1 if text.startswith("-") else 1) * 10**40
+
+
 @web.middleware
 async def read_json_body(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Parse the JSON object of POST, PUT and PATCH before anything else looks at the request.
@@ -84,7 +90,9 @@ async def read_json_body(request: web.Request, handler: Handler) -> web.StreamRe
     if request.method in ("POST", "PUT", "PATCH"):
         raw = await request.read()  # aiohttp answers 413 past client_max_size
         try:
-            body = json.loads(raw, parse_constant=_reject_constant)
+            body = json.loads(
+                raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_bounded_int
+            )
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise errors.InvalidJson("The request body is not valid JSON.") from None
         if not isinstance(body, dict):

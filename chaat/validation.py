@@ -6,6 +6,7 @@ errors become one 422 whose `details` name every offending field.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, TypeVar
 
@@ -121,6 +122,8 @@ def _unprocessable(exc: pydantic.ValidationError) -> errors.Unprocessable:
         if (
             error["type"] != "missing"
             and isinstance(error["input"], str | int | float | bool)
+            # JSON has no Infinity, and 1e999 parses as one.
+            and not (isinstance(error["input"], float) and not math.isfinite(error["input"]))
             and not _SECRET_FIELDS.intersection(map(str, error["loc"]))
         ):
             detail["value"] = error["input"]
@@ -128,7 +131,7 @@ def _unprocessable(exc: pydantic.ValidationError) -> errors.Unprocessable:
     kind = next((_SPECIFIC[e["type"]] for e in exc.errors() if e["type"] in _SPECIFIC), None)
     if kind is not None:
         return kind(details=details)
-    fields = ", ".join(d["field"] or "body" for d in details)
+    fields = ", ".join(d["field"] or "the request" for d in details)
     return errors.ValidationError(f"Invalid value for {fields}.", details)
 
 

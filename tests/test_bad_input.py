@@ -209,3 +209,25 @@ async def test_a_forbidden_answer_comes_before_a_conflict(client, alice, bob):
     # Nor may bob withdraw it.
     resp = await client.delete(f"/v1/friend-requests/{request_id}", headers=bob.headers)
     assert await error_of(resp) == (403, "forbidden")
+
+
+async def test_numbers_json_can_hold_but_no_field_takes_are_422_with_valid_json_back(client):
+    for raw in (
+        '{"username": "abcde", "password": "password1", "display_name": -1e999}',
+        '{"username": ' + "1" * 5000 + ', "password": "password1"}',
+    ):
+        resp = await client.post(
+            "/v1/users", data=raw, headers={"Content-Type": "application/json"}
+        )
+        assert resp.status == 422
+        text = await resp.text()
+        assert "Infinity" not in text
+        assert (await resp.json())["error"]["code"] == "validation_error"
+
+
+async def test_a_body_that_is_not_utf8_is_invalid_json(client):
+    body = '{"username": "alice", "password": "password1"}'
+    for raw in (body.encode("utf-16"), b"\xef\xbb\xbf" + body.encode()):
+        resp = await client.post("/v1/users", data=raw)
+        assert resp.status == 400
+        assert (await resp.json())["error"]["code"] == "invalid_json"

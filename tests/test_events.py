@@ -456,3 +456,18 @@ async def test_two_server_processes_share_events_and_revocations(client, setting
     finally:
         other.terminate()
         await asyncio.wait_for(other.wait(), 10)
+
+
+async def test_a_since_beyond_the_stream_gets_resync_required_then_live_events(client, alice, bob):
+    # An id from some other stream (a restored database) must not leave the client deaf.
+    a = await connect(client, alice, "?since=1000000000")
+    assert await a.next() == {"type": "resync_required", "data": {}}
+    await client.post("/v1/friend-requests", json={"to": "alice"}, headers=bob.headers)
+    assert (await a.next())["type"] == "friend_request.created"
+
+
+async def test_a_deeply_nested_first_frame_closes_with_1008(client):
+    ws = await client.ws_connect("/v1/events")
+    await ws.send_str("[" * 60_000)
+    msg = await ws.receive(timeout=5)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)

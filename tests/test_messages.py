@@ -542,3 +542,13 @@ async def test_a_new_user_sees_nothing(client, alice, bob, direct):
     eve = await sign_up(client, "eve")
     resp = await client.get("/v1/chats", headers=eve.headers)
     assert (await resp.json())["items"] == []
+
+
+async def test_before_and_after_together_name_both_fields(client, alice, bob):
+    await befriend(client, alice, bob)
+    chat = await new_chat(client, alice, ["bob"])
+    resp = await client.get(
+        f"/v1/chats/{chat['id']}/messages?before=5&after=1", headers=alice.headers
+    )
+    assert resp.status == 422
+    assert [d["field"] for d in (await resp.json())["error"]["details"]] == ["before", "after"]

@@ -253,3 +253,14 @@ async def test_the_database_holds_a_participant_once_per_chat(client, conn, alic
             alice.id,
         )
     assert caught.value.constraint_name == "chat_participant_pkey"
+
+
+async def test_nobody_removes_anyone_from_a_direct_chat(client, alice, bob):
+    await befriend(client, alice, bob)
+    chat = await new_chat(client, alice, ["bob"])  # alice created it
+    for who, whom in ((alice, bob), (bob, alice)):
+        resp = await client.delete(
+            f"/v1/chats/{chat['id']}/participants/{whom.id}", headers=who.headers
+        )
+        assert await error_of(resp) == (422, "not_a_group")
+        assert (await resp.json())["error"]["details"][0]["field"] == "chat_id"

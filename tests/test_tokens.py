@@ -256,3 +256,13 @@ async def test_every_other_path_needs_a_token(client, alice):
     for method, path in requests:
         resp = await client.request(method, path, json={})
         assert await error_of(resp) == (401, "unauthorized"), (method, path)
+
+
+async def test_an_overlong_username_or_password_at_login_is_just_wrong(client, alice):
+    for body in (
+        {"username": "alice", "password": "p" * 300},
+        {"username": "a" * 300, "password": "p"},
+    ):
+        resp = await client.post("/v1/tokens", json=body)
+        assert resp.status == 401
+        assert (await resp.json())["error"]["code"] == "invalid_credentials"

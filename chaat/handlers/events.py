@@ -64,7 +64,7 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse) -> 
             raise errors.Unauthorized()
         token = payload.get("token")
         return await auth.authenticate(request.app, token if isinstance(token, str) else None)
-    except (TimeoutError, ValueError, errors.Unauthorized):
+    except (TimeoutError, ValueError, RecursionError, errors.Unauthorized):
         await ws.close(code=events.POLICY_VIOLATION, message=b"authentication required")
         return None
 

@@ -8,7 +8,7 @@ import pydantic
 from aiohttp import web
 from pydantic_core import PydanticCustomError
 
-from chaat import keys, messages
+from chaat import errors, keys, messages
 from chaat.validation import (
     MAX_ID,
     Body,
@@ -46,12 +46,6 @@ class History(Query):
     before: Seq | None = None
     after: Seq | None = None
 
-    @pydantic.model_validator(mode="after")
-    def _one_direction(self) -> History:
-        if self.before is not None and self.after is not None:
-            raise PydanticCustomError("both_directions", "give before or after, not both")
-        return self
-
 
 class MarkRead(Body):
     seq: Seq
@@ -83,6 +77,14 @@ async def send_to_user(request: web.Request) -> web.Response:
 
 async def history(request: web.Request) -> web.Response:
     query = parse_query(request, History)
+    if query.before is not None and query.after is not None:
+        raise errors.ValidationError(
+            "Give before or after, not both.",
+            [
+                {"field": name, "problem": "give before or after, not both"}
+                for name in ("before", "after")
+            ],
+        )
     items, has_more = await messages.history(
         request.app[keys.pool],
         request[keys.current_user],

@@ -8,7 +8,7 @@ import pydantic
 from aiohttp import web
 
 from chaat import keys, users
-from chaat.validation import MAX_ID, Body, Query, Storable, Username, parse_body, parse_query
+from chaat.validation import MAX_ID, Body, Query, Storable, Text, Username, parse_body, parse_query
 
 Password = Annotated[str, pydantic.Field(min_length=8, max_length=256), Storable]
 DisplayName = Annotated[str, pydantic.Field(max_length=64), Storable]
@@ -22,8 +22,8 @@ class SignUp(Body):
 
 class LogIn(Body):
     # Any string: a malformed name is just a wrong one, with the same 401.
-    username: Annotated[str, pydantic.Field(max_length=256), Storable]
-    password: Annotated[str, pydantic.Field(max_length=256), Storable]
+    username: Text
+    password: Text
 
 
 class ChangePassword(Body):
