@@ -46,6 +46,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS friend_request_one_pending
 CREATE INDEX IF NOT EXISTS friend_request_to_user ON friend_request (to_user_id, id);
 CREATE INDEX IF NOT EXISTS friend_request_from_user ON friend_request (from_user_id, id);
 
+-- Failed logins, per username in lower case (whether or not it exists), to
+-- slow down password guessing: see queries/login_failures/.
+CREATE TABLE IF NOT EXISTS login_failure (
+    username_key text NOT NULL,
+    failed_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS login_failure_key ON login_failure (username_key, failed_at);
+
 -- One row per pair, smaller id first.
 CREATE TABLE IF NOT EXISTS friendship (
     user_low  bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,

@@ -192,6 +192,10 @@ class RateLimited(ChaatError):
 
     status, code = 429, "rate_limited"
 
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class InternalError(ChaatError):
     """Something went wrong on our side."""

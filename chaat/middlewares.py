@@ -31,6 +31,8 @@ def error_response(error: errors.ChaatError) -> web.Response:
     response = web.json_response(error.body(), status=error.status)
     if isinstance(error, errors.Unauthorized):
         response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, errors.RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -44,6 +44,9 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     """KiB; the argon2-cffi default (RFC 9106, low-memory profile)."""
+    login_attempts: int = 10
+    """Failed logins a username may have in login_window seconds before 429."""
+    login_window: int = 300
     pool_size: int = 10
     log_level: str = "INFO"
 
@@ -66,6 +69,8 @@ class Settings:
             argon2_memory_cost=_int(
                 env, "CHAAT_ARGON2_MEMORY_COST", defaults.argon2_memory_cost, minimum=8
             ),
+            login_attempts=_int(env, "CHAAT_LOGIN_ATTEMPTS", defaults.login_attempts),
+            login_window=_int(env, "CHAAT_LOGIN_WINDOW", defaults.login_window),
             pool_size=_int(env, "CHAAT_POOL_SIZE", defaults.pool_size),
             log_level=(env.get("CHAAT_LOG_LEVEL") or defaults.log_level).upper(),
         )

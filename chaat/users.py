@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,14 @@ from chaat.security import Passwords, Tokens
 from chaat.validation import as_user_id, is_username
 
 JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LoginLimit:
+    """At most `attempts` failed logins per username in `window` seconds."""
+
+    attempts: int
+    window: int
 
 
 async def sign_up(
@@ -43,14 +52,29 @@ async def log_in(
     username: str,
     password: str,
     ttl: int,
+    limit: LoginLimit,
 ) -> JSON:
-    """A new token for the right password; the same 401, in the same time, for any mistake."""
+    """A new token for the right password; the same 401, in the same time, for any mistake.
+
+    A username with too many recent failures is refused (429) before any check.
+    """
     async with pool.acquire() as conn:
+        retry_after = await store.login_failures.get_retry_after(
+            conn, username=username, attempts=limit.attempts, window_seconds=limit.window
+        )
+        if retry_after is not None:
+            raise errors.RateLimited(
+                f"Too many failed logins for this username; try again in {retry_after} s.",
+                retry_after=retry_after,
+            )
         user = await store.users.get_credentials(conn, username=username)
     if not await passwords.verify(user["password_hash"] if user else None, password):
+        async with pool.acquire() as conn:
+            await store.login_failures.create(conn, username=username, window_seconds=limit.window)
         raise errors.InvalidCredentials()
     assert user is not None
     async with pool.acquire() as conn:
+        await store.login_failures.delete(conn, username=username)
         if passwords.needs_rehash(user["password_hash"]):
             new_hash = await passwords.hash(password)
             await store.users.set_password_hash(conn, id=user["id"], password_hash=new_hash)

@@ -51,13 +51,15 @@ async def sign_up(request: web.Request) -> web.Response:
 
 async def log_in(request: web.Request) -> web.Response:
     payload = parse_body(request, LogIn)
+    settings = request.app[keys.settings]
     session = await users.log_in(
         request.app[keys.pool],
         request.app[keys.passwords],
         request.app[keys.tokens],
         username=payload.username,
         password=payload.password,
-        ttl=request.app[keys.settings].token_ttl,
+        ttl=settings.token_ttl,
+        limit=users.LoginLimit(settings.login_attempts, settings.login_window),
     )
     return web.json_response(session, status=201)
 

@@ -1,0 +1,3 @@
+-- name: delete(username)!
+-- A successful login clears the username's failures.
+DELETE FROM login_failure WHERE username_key = lower(:username);
