@@ -7,9 +7,12 @@ for the session. The template is built from schema.sql once per test process;
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
+import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
@@ -190,3 +194,36 @@ async def new_chat(client: TestClient, who: User, participants: list[Any], **bod
     )
     assert resp.status in (200, 201), await resp.text()
     return await resp.json()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_chaat(env: dict[str, str], *args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """A real `chaat serve` process with env, and its base URL once it answers."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chaat",
+        "serve",
+        "--port",
+        str(port),
+        *args,
+        env={**env, "CHAAT_LOG_LEVEL": "WARNING"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(f"{base}/v1/health") as resp:
+                    if resp.status == 200:
+                        return server, base
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    server.kill()
+    raise AssertionError("chaat serve did not start")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import sys
 from typing import Any
 
 import aiohttp
 import pytest
-from conftest import PASSWORD, User, befriend, sign_up
+from conftest import PASSWORD, User, befriend, sign_up, start_chaat
 
 from chaat import events, keys
 from chaat.handlers import events as event_handlers
@@ -403,33 +401,15 @@ async def test_shutting_down_closes_sockets_with_1001(client, alice):
     assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1001)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_two_server_processes_share_events_and_revocations(client, settings, alice, bob):
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "CHAAT_SECRET_KEY": settings.secret_key,
-        "CHAAT_LOG_LEVEL": "WARNING",
     }
-    other = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chaat", "serve", "--port", str(port), env=env
-    )
+    other, base = await start_chaat(env)
     try:
-        base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                try:
-                    async with session.get(f"{base}/v1/health") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
             await befriend(client, alice, bob)
             chat_id = await chat_with(client, alice, bob)
             # Bob listens on the other process; alice writes to this one...

@@ -23,7 +23,8 @@ def test_a_token_carries_its_row_id_behind_a_recognisable_prefix():
 def test_a_tampered_token_is_refused():
     tokens = Tokens("secret", ttl=3600)
     token = tokens.sign(42)
-    assert tokens.unsign(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    payload, signature = token.rsplit(".", 1)  # not the last character: base64 ignores its low bits
+    assert tokens.unsign(f"{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}") is None
     assert tokens.unsign(token + "x") is None
     # The payload swapped for another id, the signature kept.
     other = tokens.sign(43)

@@ -6,43 +6,16 @@ import asyncio
 import os
 import signal
 import stat
-import sys
 from pathlib import Path
 
 import aiohttp
-from conftest import PASSWORD
-from test_events import free_port
+from conftest import PASSWORD, start_chaat
 
 
 async def start(data_dir: Path, *args: str) -> tuple[asyncio.subprocess.Process, str]:
     """`chaat serve` on the embedded database in data_dir, once it answers."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CHAAT_SECRET_KEY")}
-    env["CHAAT_LOG_LEVEL"] = "WARNING"
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chaat",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        *args,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{base}/v1/health") as resp:
-                    if resp.status == 200:
-                        return server, base
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    server.kill()
-    raise AssertionError("the server did not start")
+    return await start_chaat(env, "--data-dir", str(data_dir), *args)
 
 
 async def stop(server: asyncio.subprocess.Process) -> None:
