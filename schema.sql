@@ -108,8 +108,9 @@ CREATE TABLE IF NOT EXISTS message (
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     CONSTRAINT message_body_length CHECK (char_length(body) BETWEEN 1 AND 4000),
     CONSTRAINT message_client_id_length CHECK (char_length(client_id) <= 64),
-    -- History pages are range scans of this index, whatever the chat's size.
-    CONSTRAINT message_chat_seq UNIQUE (chat_sesh_id, seq),
+    -- History pages are range scans of this index, whatever the chat's size;
+    -- with sender_id in it, unread counts are index-only scans.
+    CONSTRAINT message_chat_seq UNIQUE (chat_sesh_id, seq) INCLUDE (sender_id),
     CONSTRAINT message_client_id_once UNIQUE (chat_sesh_id, sender_id, client_id)
 );
 

@@ -243,18 +243,19 @@ class Hub:
         """
         async with self.subscribe(subscriber):
             await sink.send(None, "ready", ready)
-            cursor = since
-            if since is not None:
-                async with self._pool.acquire() as conn:
-                    horizon = await store.events.get_horizon(conn)
-                    last = await store.events.get_last_id(conn)
+            async with self._pool.acquire() as conn:
+                horizon = await store.events.get_horizon(conn)
+                # Read after subscribing: whatever commits from now on has a larger id.
+                last = await store.events.get_last_id(conn)
+            if since is None:
+                cursor = last  # live only: nothing from before `ready`
+            elif since < horizon or since > last:
                 # Below the horizon, events are gone; above the last id, the client's
                 # position is from some other stream (a restored database, say).
-                if since < horizon or since > last:
-                    await sink.send(None, "resync_required", "{}")
-                    cursor = None
-                else:
-                    cursor = await self._replay(subscriber.user_id, since, sink)
+                await sink.send(None, "resync_required", "{}")
+                cursor = last
+            else:
+                cursor = await self._replay(subscriber.user_id, since, sink)
             while True:
                 remaining = subscriber.expires_at.timestamp() - time.time()
                 if remaining <= 0:
@@ -262,7 +263,7 @@ class Hub:
                 delivery = await subscriber.next(within=min(remaining, 15.0))
                 if delivery is None:
                     await sink.idle()
-                elif cursor is None or delivery.id > cursor:
+                elif delivery.id > cursor:
                     await sink.send(delivery.id, delivery.type, delivery.data)
                     cursor = delivery.id
 

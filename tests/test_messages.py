@@ -552,3 +552,27 @@ async def test_before_and_after_together_name_both_fields(client, alice, bob):
     )
     assert resp.status == 422
     assert [d["field"] for d in (await resp.json())["error"]["details"]] == ["before", "after"]
+
+
+async def test_sending_keeps_a_caught_up_marker_caught_up_and_skips_nothing(
+    client, alice, bob, conn
+):
+    await befriend(client, alice, bob)
+    chat = await new_chat(client, alice, ["bob"])
+    await send(client, bob, chat["id"], "one")
+    await send(client, bob, chat["id"], "two")
+    # Alice has not read bob's two: her own message does not mark them read.
+    await send(client, alice, chat["id"], "three")
+    assert (await chat_as(client, alice, chat))["unread_count"] == 2
+    # Once she has read up to there, her next message keeps her marker at the end...
+    await client.post(f"/v1/chats/{chat['id']}/read", json={"seq": 3}, headers=alice.headers)
+    await send(client, alice, chat["id"], "four")
+    marker = await conn.fetchval(
+        "SELECT last_read_seq FROM chat_participant WHERE chat_sesh_id = $1 AND user_id = $2",
+        chat["id"],
+        alice.id,
+    )
+    assert marker == 4
+    # ...and bob's next one is her only unread message.
+    await send(client, bob, chat["id"], "five")
+    assert (await chat_as(client, alice, chat))["unread_count"] == 1
