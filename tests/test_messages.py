@@ -481,7 +481,7 @@ async def test_a_marker_past_the_last_message_is_set_to_the_last_message(
     await send(client, bob, chat, "three")
     await send(client, bob, chat, "four")
     # Had the marker stayed at 1000, these would not count.
-    assert (await chat_as(client, alice, chat))["unread_count"] == 2
+    assert (await chat_as(client, alice, chat["id"]))["unread_count"] == 2
     assert (await mark_read(client, alice, chat, 2**63 - 1)).status == 204
     assert (await chat_as(client, alice, chat))["unread_count"] == 0
 
@@ -563,7 +563,7 @@ async def test_sending_keeps_a_caught_up_marker_caught_up_and_skips_nothing(
     await send(client, bob, chat["id"], "two")
     # Alice has not read bob's two: her own message does not mark them read.
     await send(client, alice, chat["id"], "three")
-    assert (await chat_as(client, alice, chat))["unread_count"] == 2
+    assert (await chat_as(client, alice, chat["id"]))["unread_count"] == 2
     # Once she has read up to there, her next message keeps her marker at the end...
     await client.post(f"/v1/chats/{chat['id']}/read", json={"seq": 3}, headers=alice.headers)
     await send(client, alice, chat["id"], "four")
@@ -575,4 +575,4 @@ async def test_sending_keeps_a_caught_up_marker_caught_up_and_skips_nothing(
     assert marker == 4
     # ...and bob's next one is her only unread message.
     await send(client, bob, chat["id"], "five")
-    assert (await chat_as(client, alice, chat))["unread_count"] == 1
+    assert (await chat_as(client, alice, chat["id"]))["unread_count"] == 1
