@@ -481,7 +481,7 @@ async def test_a_marker_past_the_last_message_is_set_to_the_last_message(
     await send(client, bob, chat, "three")
     await send(client, bob, chat, "four")
     # Had the marker stayed at 1000, these would not count.
-    assert (await chat_as(client, alice, chat["id"]))["unread_count"] == 2
+    assert (await chat_as(client, alice, chat))["unread_count"] == 2
     assert (await mark_read(client, alice, chat, 2**63 - 1)).status == 204
     assert (await chat_as(client, alice, chat))["unread_count"] == 0
 
