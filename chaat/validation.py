@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from typing import Annotated, Any, TypeVar
 
 import pydantic
@@ -96,9 +97,33 @@ class Body(pydantic.BaseModel):
 
 
 class Query(pydantic.BaseModel):
-    """Base of every query string: values arrive as text, unknown names are ignored."""
+    """Base of every query string: values arrive as text, unknown names are ignored.
+
+    Text is converted, but only from its plain spelling: an integer is digits
+    (not 1.0, +5 or 5_000) and a boolean is true or false.
+    """
 
     model_config = pydantic.ConfigDict(extra="ignore", frozen=True)
+
+    @pydantic.field_validator("*", mode="before")
+    @classmethod
+    def _plain_spelling(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        if not isinstance(value, str) or info.field_name is None:
+            return value
+        kinds = _kinds(cls.model_fields[info.field_name].annotation)
+        if bool in kinds and value not in ("true", "false"):
+            raise PydanticCustomError("bool_parsing", "must be true or false")
+        if int in kinds and not re.fullmatch(r"-?[0-9]+", value):
+            raise PydanticCustomError("int_parsing", "must be a whole number")
+        return value
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The plain types an annotation can take (int | None, Annotated[int, ...] -> int)."""
+    args = typing.get_args(annotation)
+    if not args:
+        return {annotation}
+    return set().union(*(_kinds(arg) for arg in args))
 
 
 # Pydantic error types that have a code of their own in the API.
@@ -153,6 +178,12 @@ def parse_body(request: web.Request, model: type[Model]) -> Model:
 
 def parse_query(request: web.Request, model: type[Model]) -> Model:
     """The query string checked against model, or 422 validation_error."""
+    repeated = sorted({name for name in request.query if len(request.query.getall(name)) > 1})
+    if repeated:
+        raise errors.ValidationError(
+            f"Give {', '.join(repeated)} once.",
+            [{"field": name, "problem": "given more than once"} for name in repeated],
+        )
     try:
         return model.model_validate(dict(request.query))
     except pydantic.ValidationError as exc:

@@ -231,3 +231,25 @@ async def test_a_body_that_is_not_utf8_is_invalid_json(client):
         resp = await client.post("/v1/users", data=raw)
         assert resp.status == 400
         assert (await resp.json())["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=1.0", "limit"),
+        ("limit=%2B5", "limit"),
+        ("limit=5_0", "limit"),
+        ("limit=5&limit=6", "limit"),
+        ("after=0x10", "after"),
+    ],
+)
+async def test_query_numbers_are_plain_digits_given_once(client, alice, query, field):
+    resp = await client.get(f"/v1/users?{query}", headers=alice.headers)
+    assert await error_of(resp) == (422, "validation_error")
+    assert [d["field"] for d in (await resp.json())["error"]["details"]] == [field]
+
+
+async def test_query_booleans_are_true_or_false(client, alice):
+    for value, status in (("yes", 422), ("1", 422), ("false", 200)):
+        resp = await client.get(f"/v1/chats?all={value}", headers=alice.headers)
+        assert resp.status == status, value
