@@ -13,6 +13,7 @@ from asyncpg import Connection, Record
 
 from chaat import db, errors, events, messages, store, users
 from chaat.auth import Caller
+from chaat.db import JsonText
 
 JSON = dict[str, Any]
 
@@ -27,7 +28,7 @@ async def readable_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
 
 async def list_chats(
     pool: asyncpg.Pool, me: Caller, *, with_user: int | str | None, every: bool
-) -> list[JSON]:
+) -> list[JsonText]:
     """The caller's chats (every chat for an administrator who asks), most recent first."""
     async with pool.acquire() as conn:
         # An unknown user (404) answers before a refused `all` (403), as everywhere.

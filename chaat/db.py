@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, NewType
 
 import aiosql
 import asyncpg
@@ -20,6 +20,10 @@ SCHEMA = ROOT / "schema.sql"
 QUERIES = ROOT / "queries"
 
 queries: Any = aiosql.from_path(QUERIES, "asyncpg")
+
+JsonText = NewType("JsonText", str)
+"""An API object as JSON text, built by PostgreSQL: the long lists pass it straight
+to the response (chaat.responses) instead of decoding and encoding it again."""
 """Every file in queries/, as queries.<table>.<name>(conn, **params)."""
 
 # Any constant will do: it only has to be the same in every process.

@@ -9,6 +9,7 @@ from asyncpg import Connection, Record
 
 from chaat import db, errors, events, store, users
 from chaat.auth import Caller
+from chaat.db import JsonText
 from chaat.validation import MAX_ID
 
 JSON = dict[str, Any]
@@ -126,7 +127,7 @@ async def history(
     limit: int,
     before: int | None,
     after: int | None,
-) -> tuple[list[JSON], bool]:
+) -> tuple[list[JsonText], bool]:
     """A page of a chat's messages, oldest first, and whether more lie beyond it."""
     async with pool.acquire() as conn:
         await participant_chat(conn, me, chat_id)

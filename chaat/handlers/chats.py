@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import pydantic
 from aiohttp import web
 
-from chaat import chats, keys
+from chaat import chats, keys, responses
 from chaat.handlers.messages import ClientId, MessageBody
 from chaat.validation import Body, Query, Storable, UserRef, parse_body, parse_query, path_id
 
@@ -40,7 +40,7 @@ async def list_chats(request: web.Request) -> web.Response:
     items = await chats.list_chats(
         request.app[keys.pool], request[keys.current_user], with_user=query.with_, every=query.all
     )
-    return web.json_response({"items": items})
+    return responses.items(items)
 
 
 async def create_chat(request: web.Request) -> web.Response:

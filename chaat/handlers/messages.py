@@ -8,7 +8,7 @@ import pydantic
 from aiohttp import web
 from pydantic_core import PydanticCustomError
 
-from chaat import errors, keys, messages
+from chaat import errors, keys, messages, responses
 from chaat.validation import (
     MAX_ID,
     Body,
@@ -93,7 +93,7 @@ async def history(request: web.Request) -> web.Response:
         before=query.before,
         after=query.after,
     )
-    return web.json_response({"items": items, "has_more": has_more})
+    return responses.items(items, has_more=has_more)
 
 
 async def mark_read(request: web.Request) -> web.Response:

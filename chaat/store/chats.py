@@ -6,7 +6,7 @@ from typing import Any
 
 from asyncpg import Connection, Record
 
-from chaat.db import queries
+from chaat.db import JsonText, queries
 
 JSON = dict[str, Any]
 
@@ -36,12 +36,14 @@ async def get_json(conn: Connection, *, id: int, viewer_id: int | None) -> JSON:
     return await queries.chats.get_json(conn, id=id, viewer_id=viewer_id)  # type: ignore[no-any-return]
 
 
-async def list_for_user(conn: Connection, *, user_id: int, with_user_id: int | None) -> list[JSON]:
+async def list_for_user(
+    conn: Connection, *, user_id: int, with_user_id: int | None
+) -> list[JsonText]:
     rows = queries.chats.list_for_user(conn, user_id=user_id, with_user_id=with_user_id)
     return [row["json"] async for row in rows]
 
 
-async def list_all(conn: Connection, *, viewer_id: int, with_user_id: int | None) -> list[JSON]:
+async def list_all(conn: Connection, *, viewer_id: int, with_user_id: int | None) -> list[JsonText]:
     rows = queries.chats.list_all(conn, viewer_id=viewer_id, with_user_id=with_user_id)
     return [row["json"] async for row in rows]
 

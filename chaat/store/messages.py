@@ -6,7 +6,7 @@ from typing import Any
 
 from asyncpg import Connection, Record
 
-from chaat.db import queries
+from chaat.db import JsonText, queries
 
 JSON = dict[str, Any]
 
@@ -27,13 +27,13 @@ async def get_by_client_id(
     )
 
 
-async def list_before(conn: Connection, *, chat_id: int, before: int, limit: int) -> list[JSON]:
+async def list_before(conn: Connection, *, chat_id: int, before: int, limit: int) -> list[JsonText]:
     """Newest first."""
     rows = queries.messages.list_before(conn, chat_id=chat_id, before=before, limit=limit)
     return [row["json"] async for row in rows]
 
 
-async def list_after(conn: Connection, *, chat_id: int, after: int, limit: int) -> list[JSON]:
+async def list_after(conn: Connection, *, chat_id: int, after: int, limit: int) -> list[JsonText]:
     """Oldest first."""
     rows = queries.messages.list_after(conn, chat_id=chat_id, after=after, limit=limit)
     return [row["json"] async for row in rows]

@@ -1,6 +1,6 @@
 -- name: list_all(viewer_id, with_user_id)
 -- Every chat on the server, for an administrator, most recent activity first.
-SELECT chat_json(c, :viewer_id) AS json
+SELECT chat_json(c, :viewer_id)::text AS json
 FROM chat_sesh c
 WHERE :with_user_id::bigint IS NULL OR EXISTS (
         SELECT FROM chat_participant w

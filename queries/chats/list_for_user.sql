@@ -1,7 +1,8 @@
 -- name: list_for_user(user_id, with_user_id)
 -- A user's chats, most recent activity first; with_user_id (when not null) keeps
--- those that user is in too. One statement: no query per chat.
-SELECT chat_json(c, :user_id) AS json
+-- those that user is in too. One statement: no query per chat. The JSON comes
+-- back as text, to go out as it is.
+SELECT chat_json(c, :user_id)::text AS json
 FROM chat_participant p
 JOIN chat_sesh c ON c.id = p.chat_sesh_id
 WHERE p.user_id = :user_id
