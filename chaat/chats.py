@@ -75,16 +75,14 @@ async def create_chat(
 
     The optional first message is sent in the same transaction.
     """
+    # Rules of the body alone answer before any participant is looked up (404).
     if kind == "direct" and name is not None:
         raise errors.ValidationError(
             "A direct chat has no name.",
             [{"field": "name", "problem": "not allowed with kind direct"}],
         )
-    # Rules of the body alone answer before any participant is looked up (404).
     if kind == "group" and name is None:
-        raise errors.ValidationError(
-            "A group chat needs a name.", [{"field": "name", "problem": "required"}]
-        )
+        raise _group_needs_name()
     async with db.transaction(pool) as conn:
         others: dict[int, Record] = {}
         for ref in participants:
@@ -98,10 +96,8 @@ async def create_chat(
                 "A direct chat has exactly one other participant and no name.",
                 [{"field": "participants", "problem": "a direct chat needs exactly one other"}],
             )
-        if kind == "group" and name is None:
-            raise errors.ValidationError(
-                "A group chat needs a name.", [{"field": "name", "problem": "required"}]
-            )
+        if kind == "group" and name is None:  # not exactly one other, and no name
+            raise _group_needs_name()
         await _friends_of(conn, me, list(others.values()), "participants")
         if len(others) + 1 > max_size:
             raise errors.TooManyParticipants(
@@ -118,13 +114,16 @@ async def create_chat(
             created = True
         news = [await messages.chat_created_event(conn, chat_id)] if created else []
         if message is not None:
-            sent, is_new = await messages.append(
-                conn, me, chat_id, body=message, client_id=client_id
-            )
-            if is_new:
-                news.append(events.to_chat(chat_id, "message.created", sent))
+            _, sent = await messages.append(conn, me, chat_id, body=message, client_id=client_id)
+            news += sent
         await events.publish(conn, *news)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id), created
+
+
+def _group_needs_name() -> errors.ValidationError:
+    return errors.ValidationError(
+        "A group chat needs a name.", [{"field": "name", "problem": "required"}]
+    )
 
 
 async def rename(pool: asyncpg.Pool, me: Caller, *, chat_id: int, name: str) -> JSON:

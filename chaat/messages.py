@@ -25,8 +25,10 @@ async def participant_chat(conn: Connection, me: Caller, chat_id: int) -> Record
 
 async def append(
     conn: Connection, me: Caller, chat_id: int, *, body: str, client_id: str | None
-) -> tuple[JSON, bool]:
-    """Store a message in a chat the caller may write to: (message, whether it is new).
+) -> tuple[JSON, list[events.Event]]:
+    """Store a message in a chat the caller may write to: (message, the events to publish).
+
+    A retried client_id answers the first message and no event.
 
     Runs inside the caller's transaction, under the chat's lock, so membership
     is checked against committed changes and a retried client_id finds the first send.
@@ -53,11 +55,11 @@ async def append(
         if earlier is not None:
             if earlier["body"] != body:
                 raise errors.ClientIdConflict()
-            return earlier["json"], False
+            return earlier["json"], []
     message = await store.messages.create(
         conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id
     )
-    return message["json"], True
+    return message["json"], [events.to_chat(chat_id, "message.created", message["json"])]
 
 
 async def _username(conn: Connection, user_id: int) -> str:
@@ -70,10 +72,9 @@ async def send(
 ) -> tuple[JSON, bool]:
     """Send to a chat: (message, whether it is new; a retried client_id is not)."""
     async with db.transaction(pool) as conn:
-        message, created = await append(conn, me, chat_id, body=body, client_id=client_id)
-        if created:
-            await events.publish(conn, events.to_chat(chat_id, "message.created", message))
-        return message, created
+        message, news = await append(conn, me, chat_id, body=body, client_id=client_id)
+        await events.publish(conn, *news)
+        return message, bool(news)
 
 
 async def send_to_user(
@@ -90,12 +91,10 @@ async def send_to_user(
                 [{"field": "user", "problem": "not a friend", "value": other["username"]}],
             )
         chat_id, chat_created = await direct_chat(conn, me, other["id"])
-        message, created = await append(conn, me, chat_id, body=body, client_id=client_id)
-        news = [await chat_created_event(conn, chat_id)] if chat_created else []
-        if created:
-            news.append(events.to_chat(chat_id, "message.created", message))
-        await events.publish(conn, *news)
-        return message, created
+        message, news = await append(conn, me, chat_id, body=body, client_id=client_id)
+        announce = [await chat_created_event(conn, chat_id)] if chat_created else []
+        await events.publish(conn, *announce, *news)
+        return message, bool(news)
 
 
 async def chat_created_event(conn: Connection, chat_id: int) -> events.Event:
