@@ -1,8 +1,10 @@
--- Chaat's schema. Applied at every start, so every statement is idempotent.
+-- Chaat's whole schema, as the migrations in migrations/ leave it: the one place to
+-- read every table. It is not run by the server; a schema change is a new migration
+-- and the same change here (tests/test_migrations.py checks that they agree).
 -- The rules clients rely on live here as constraints, not only in Python:
 -- chaat/db.py maps each constraint name to the API error it means.
 
-CREATE TABLE IF NOT EXISTS app_user (
+CREATE TABLE app_user (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     username      text NOT NULL,
     display_name  text NOT NULL,
@@ -13,21 +15,21 @@ CREATE TABLE IF NOT EXISTS app_user (
     CONSTRAINT app_user_display_name_length CHECK (char_length(display_name) <= 64)
 );
 -- Alice and alice are one name; text_pattern_ops also serves prefix search.
-CREATE UNIQUE INDEX IF NOT EXISTS app_user_username_key
+CREATE UNIQUE INDEX app_user_username_key
     ON app_user (lower(username) text_pattern_ops);
 
 -- A token is a signed pointer to one of these rows: deleting the row revokes it
 -- at once on every server process.
-CREATE TABLE IF NOT EXISTS auth_token (
+CREATE TABLE auth_token (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id    bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL,
     CONSTRAINT auth_token_expires_after_creation CHECK (expires_at > created_at)
 );
-CREATE INDEX IF NOT EXISTS auth_token_user_id ON auth_token (user_id);
+CREATE INDEX auth_token_user_id ON auth_token (user_id);
 
-CREATE TABLE IF NOT EXISTS friend_request (
+CREATE TABLE friend_request (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     from_user_id bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
     to_user_id   bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
@@ -40,33 +42,33 @@ CREATE TABLE IF NOT EXISTS friend_request (
 );
 -- At most one pending request between two people, whichever way it points:
 -- a request back accepts the pending one instead of adding a second.
-CREATE UNIQUE INDEX IF NOT EXISTS friend_request_one_pending
+CREATE UNIQUE INDEX friend_request_one_pending
     ON friend_request (least(from_user_id, to_user_id), greatest(from_user_id, to_user_id))
     WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS friend_request_to_user ON friend_request (to_user_id, id);
-CREATE INDEX IF NOT EXISTS friend_request_from_user ON friend_request (from_user_id, id);
+CREATE INDEX friend_request_to_user ON friend_request (to_user_id, id);
+CREATE INDEX friend_request_from_user ON friend_request (from_user_id, id);
 
 -- Failed logins, per username in lower case (whether or not it exists), to
 -- slow down password guessing: see queries/login_failures/.
-CREATE TABLE IF NOT EXISTS login_failure (
+CREATE TABLE login_failure (
     username_key text NOT NULL,
     failed_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS login_failure_key ON login_failure (username_key, failed_at);
+CREATE INDEX login_failure_key ON login_failure (username_key, failed_at);
 
 -- One row per pair, smaller id first.
-CREATE TABLE IF NOT EXISTS friendship (
+CREATE TABLE friendship (
     user_low  bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
     user_high bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
     since     timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT friendship_pkey PRIMARY KEY (user_low, user_high),
     CONSTRAINT friendship_ordered CHECK (user_low < user_high)
 );
-CREATE INDEX IF NOT EXISTS friendship_user_high ON friendship (user_high);
+CREATE INDEX friendship_user_high ON friendship (user_high);
 
 -- A chat session. last_seq numbers its messages; the UPDATE that bumps it
 -- also serialises the chat's senders, so seq follows commit order.
-CREATE TABLE IF NOT EXISTS chat_sesh (
+CREATE TABLE chat_sesh (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind             text NOT NULL,
     name             text,
@@ -81,12 +83,13 @@ CREATE TABLE IF NOT EXISTS chat_sesh (
     CONSTRAINT chat_sesh_name_length CHECK (char_length(name) BETWEEN 1 AND 64),
     CONSTRAINT chat_sesh_shape CHECK (
         (kind = 'direct' AND name IS NULL AND direct_low < direct_high)
-        OR (kind = 'group' AND name IS NOT NULL AND direct_low IS NULL AND direct_high IS NULL)
+        -- A group's name is optional (null: clients show its members).
+        OR (kind = 'group' AND direct_low IS NULL AND direct_high IS NULL)
     ),
     CONSTRAINT chat_sesh_direct_pair UNIQUE (direct_low, direct_high)
 );
 
-CREATE TABLE IF NOT EXISTS chat_participant (
+CREATE TABLE chat_participant (
     chat_sesh_id  bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
     user_id       bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
     joined_at     timestamptz NOT NULL DEFAULT now(),
@@ -94,9 +97,9 @@ CREATE TABLE IF NOT EXISTS chat_participant (
     CONSTRAINT chat_participant_pkey PRIMARY KEY (chat_sesh_id, user_id),
     CONSTRAINT chat_participant_read_seq CHECK (last_read_seq >= 0)
 );
-CREATE INDEX IF NOT EXISTS chat_participant_user ON chat_participant (user_id);
+CREATE INDEX chat_participant_user ON chat_participant (user_id);
 
-CREATE TABLE IF NOT EXISTS message (
+CREATE TABLE message (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     chat_sesh_id bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
     seq          bigint NOT NULL,
@@ -120,7 +123,7 @@ CREATE TABLE IF NOT EXISTS message (
 -- Ids are handed out under one lock held until commit (queries/events/lock_clock.sql),
 -- so they become visible in id order: a reader that has seen id N has seen
 -- everything below N that will ever exist.
-CREATE TABLE IF NOT EXISTS event (
+CREATE TABLE event (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id      bigint REFERENCES app_user (id) ON DELETE CASCADE,
     chat_sesh_id bigint REFERENCES chat_sesh (id) ON DELETE CASCADE,
@@ -129,14 +132,14 @@ CREATE TABLE IF NOT EXISTS event (
     created_at   timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT event_one_audience CHECK ((user_id IS NULL) <> (chat_sesh_id IS NULL))
 );
-CREATE INDEX IF NOT EXISTS event_user ON event (user_id, id) WHERE user_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS event_chat ON event (chat_sesh_id, id) WHERE chat_sesh_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS event_created_at ON event (created_at);
+CREATE INDEX event_user ON event (user_id, id) WHERE user_id IS NOT NULL;
+CREATE INDEX event_chat ON event (chat_sesh_id, id) WHERE chat_sesh_id IS NOT NULL;
+CREATE INDEX event_created_at ON event (created_at);
 
 -- Who received a chat's events when: a user gets the chat's events with ids from
 -- from_event_id (the event that brought them in) to until_event_id (the one that
 -- took them out, inclusive, so a leaver hears of their own leaving).
-CREATE TABLE IF NOT EXISTS chat_membership (
+CREATE TABLE chat_membership (
     chat_sesh_id   bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
     user_id        bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
     from_event_id  bigint NOT NULL,
@@ -144,26 +147,26 @@ CREATE TABLE IF NOT EXISTS chat_membership (
     CONSTRAINT chat_membership_pkey PRIMARY KEY (chat_sesh_id, user_id, from_event_id),
     CONSTRAINT chat_membership_interval CHECK (until_event_id >= from_event_id)
 );
-CREATE INDEX IF NOT EXISTS chat_membership_user ON chat_membership (user_id);
+CREATE INDEX chat_membership_user ON chat_membership (user_id);
 -- At most one open interval per member.
-CREATE UNIQUE INDEX IF NOT EXISTS chat_membership_one_open
+CREATE UNIQUE INDEX chat_membership_one_open
     ON chat_membership (chat_sesh_id, user_id) WHERE until_event_id IS NULL;
 
 -- The highest event id pruned so far: a client resuming below it has missed
 -- events that are gone, and is told to resync.
-CREATE TABLE IF NOT EXISTS event_horizon (
+CREATE TABLE event_horizon (
     singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     pruned_through bigint NOT NULL DEFAULT 0
 );
-INSERT INTO event_horizon DEFAULT VALUES ON CONFLICT DO NOTHING;
+INSERT INTO event_horizon DEFAULT VALUES;
 
 -- Every timestamp in the API has this one shape: 2026-11-24T10:15:00.123456Z.
-CREATE OR REPLACE FUNCTION rfc3339(t timestamptz) RETURNS text
+CREATE FUNCTION rfc3339(t timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
 
 -- The API's objects, built where the data is so that a list is one round trip.
-CREATE OR REPLACE FUNCTION user_json(u app_user) RETURNS json
+CREATE FUNCTION user_json(u app_user) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT json_build_object(
@@ -171,7 +174,7 @@ AS $$
         'created_at', rfc3339(u.created_at))
 $$;
 
-CREATE OR REPLACE FUNCTION friend_request_json(r friend_request) RETURNS json
+CREATE FUNCTION friend_request_json(r friend_request) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT json_build_object(
@@ -183,7 +186,7 @@ AS $$
         'responded_at', rfc3339(r.responded_at))
 $$;
 
-CREATE OR REPLACE FUNCTION message_json(m message) RETURNS json
+CREATE FUNCTION message_json(m message) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT json_build_object(
@@ -196,7 +199,7 @@ $$;
 -- A chat as viewer_id sees it: last_message and unread_count are theirs, and
 -- someone who is not a participant (an administrator) sees neither. A null
 -- viewer (a live event, sent to everyone in the chat) sees last_message, unread_count 0.
-CREATE OR REPLACE FUNCTION chat_json(c chat_sesh, viewer_id bigint) RETURNS json
+CREATE FUNCTION chat_json(c chat_sesh, viewer_id bigint) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT json_build_object(

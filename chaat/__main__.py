@@ -1,4 +1,4 @@
-"""The `chaat` command: serve, repl, admin."""
+"""The `chaat` command: serve, repl, admin, db."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from chaat import db, store
+import asyncpg
+
+from chaat import db, migrate, store
 from chaat.server import configure_logging, database, serve
 from chaat.settings import ConfigError, Settings
 
@@ -19,7 +21,7 @@ async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
     pool = await db.create_pool(settings.database_url, size=1)
     try:
         async with pool.acquire() as conn:
-            await db.apply_schema(conn)
+            await migrate.upgrade(conn)
             user_id = await store.users.set_admin(conn, username=username, is_admin=is_admin)
     finally:
         await pool.close()
@@ -33,6 +35,31 @@ async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
 def admin(settings: Settings, action: str, username: str) -> int:
     with database(settings) as settings:
         return asyncio.run(_set_admin(settings, username, action == "promote"))
+
+
+async def _database_schema(settings: Settings, action: str) -> int:
+    assert settings.database_url
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        if action == "upgrade":
+            applied = await migrate.upgrade(conn)
+            for migration in applied:
+                print(f"applied {migration.name}")
+        current = await migrate.status(conn)
+    finally:
+        await conn.close()
+    if action == "upgrade" and not applied:
+        print("nothing to do")
+    print(f"schema version {current.version}" + (" (made by Chaat 1.0)" if current.legacy else ""))
+    for migration in current.pending:
+        print(f"pending {migration.name}")
+    return 0
+
+
+def database_schema(settings: Settings, action: str) -> int:
+    """`chaat db status` and `chaat db upgrade`."""
+    with database(settings) as settings:
+        return asyncio.run(_database_schema(settings, action))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,6 +76,10 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("action", choices=["promote", "demote"])
     a.add_argument("username")
     a.add_argument("--data-dir", type=Path, help="embedded database folder (default ./chaat-data)")
+
+    d = sub.add_parser("db", help="the database schema: its version, and upgrading it")
+    d.add_argument("action", choices=["status", "upgrade"])
+    d.add_argument("--data-dir", type=Path, help="embedded database folder (default ./chaat-data)")
 
     r = sub.add_parser("repl", help="the interactive chat shell")
     r.add_argument("--server", default=os.environ.get("CHAAT_SERVER", "http://127.0.0.1:8080"))
@@ -74,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             serve(settings)
         elif args.command == "admin":
             return admin(settings, args.action, args.username)
+        elif args.command == "db":
+            return database_schema(settings, args.action)
         elif args.command == "repl":
-            from repl.shell import run
+            from chaat.repl.shell import run
 
             return run(args.server)
     except ConfigError as exc:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from chaat import db, keys, middlewares
+from chaat import db, keys, middlewares, migrate
 from chaat.events import GOING_AWAY, Hub
 from chaat.routes import routes
 from chaat.security import Passwords, Tokens
@@ -46,7 +46,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     assert settings.database_url, "create_app needs a database_url"
     pool = await db.create_pool(settings.database_url, size=settings.pool_size)
     async with pool.acquire() as conn:
-        await db.apply_schema(conn)
+        await migrate.upgrade(conn)
     app[keys.pool] = pool
     yield
     try:

@@ -1,4 +1,4 @@
-"""The database: connection pool, schema, query loading and driver-error translation."""
+"""The database: connection pool, query loading and driver-error translation."""
 
 from __future__ import annotations
 
@@ -6,28 +6,25 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from importlib import resources
 from typing import Any, NewType
 
 import aiosql
 import asyncpg
 
 from chaat import errors
-from chaat.settings import ROOT
 
 log = logging.getLogger(__name__)
 
-SCHEMA = ROOT / "schema.sql"
-QUERIES = ROOT / "queries"
+QUERIES = resources.files("chaat.queries")
 
-queries: Any = aiosql.from_path(QUERIES, "asyncpg")
+# pip installs a wheel as files, so the folder is a real one that aiosql can read.
+queries: Any = aiosql.from_path(str(QUERIES), "asyncpg")
+"""Every file in queries/, as queries.<table>.<name>(conn, **params)."""
 
 JsonText = NewType("JsonText", str)
 """An API object as JSON text, built by PostgreSQL: the long lists pass it straight
 to the response (chaat.responses) instead of decoding and encoding it again."""
-"""Every file in queries/, as queries.<table>.<name>(conn, **params)."""
-
-# Any constant will do: it only has to be the same in every process.
-_SCHEMA_LOCK = 0x63686161
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -50,15 +47,6 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
-
-
-async def apply_schema(conn: asyncpg.Connection) -> None:
-    """Run schema.sql; every statement is idempotent, and a lock keeps workers from racing."""
-    await conn.execute("SELECT pg_advisory_lock($1)", _SCHEMA_LOCK)
-    try:
-        await conn.execute(SCHEMA.read_text())
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _SCHEMA_LOCK)
 
 
 @contextlib.asynccontextmanager

@@ -7,9 +7,6 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The project folder, which holds schema.sql and queries/."""
-
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message says which."""

@@ -27,7 +27,7 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.styles import Style
 
-from repl.client import (
+from .client import (
     ApiError,
     Chat,
     Client,
@@ -38,7 +38,7 @@ from repl.client import (
     ServerUnreachable,
     User,
 )
-from repl.commands import (
+from .commands import (
     COMMANDS,
     STATUSES,
     Arg,

@@ -1,7 +1,7 @@
 """Every test gets its own real PostgreSQL database, copied from a template.
 
 The server is DATABASE_URL when set, else an embedded PostgreSQL started once
-for the session. The template is built from schema.sql once per test process;
+for the session. The template is built by the migrations once per test process;
 `CREATE DATABASE ... TEMPLATE` then gives each test an empty copy in milliseconds.
 """
 
@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,9 +26,12 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from chaat import db
+from chaat import migrate
 from chaat.app import create_app
 from chaat.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The checkout: pyproject.toml, schema.sql, the Dockerfile."""
 
 PASSWORD = "correct horse battery"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -58,14 +62,14 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def template(server_url: str) -> AsyncIterator[str]:
-    """A database holding schema.sql, to copy for each test; dropped at the end."""
+    """A database with every migration applied, to copy for each test; dropped at the end."""
     name = f"chaat_template_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         conn = await asyncpg.connect(with_database(server_url, name))
         try:
-            await db.apply_schema(conn)
+            await migrate.upgrade(conn)
         finally:
             await conn.close()
         yield name

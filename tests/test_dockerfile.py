@@ -12,8 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from chaat.settings import ROOT
+from conftest import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 

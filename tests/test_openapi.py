@@ -14,10 +14,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from chaat.app import create_app
+from chaat.handlers.meta import OPENAPI
 from chaat.middlewares import PUBLIC
-from chaat.settings import ROOT, Settings
+from chaat.settings import Settings
 
-DOC: dict[str, Any] = json.loads((ROOT / "openapi.json").read_text())
+DOC: dict[str, Any] = json.loads(OPENAPI.read_text())
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 # Documented in openapi.json but not registered in chaat/routes.py yet, while a route is being
@@ -147,7 +148,7 @@ async def test_get_openapi_json_serves_the_file_without_a_token(client: TestClie
     resp = await client.get("/v1/openapi.json")
     assert resp.status == 200
     assert resp.content_type == "application/json"
-    assert await resp.json() == json.loads((ROOT / "openapi.json").read_text())
+    assert await resp.json() == json.loads(OPENAPI.read_text())
 
 
 # (c) The document and the routes agree.

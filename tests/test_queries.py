@@ -1,4 +1,4 @@
-"""schema.sql and queries/: what the store layer is built on."""
+"""queries/: what the store layer is built on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 
 import aiosql
 import pytest
-from conftest import PASSWORD, befriend
 
 from chaat import db
 
@@ -47,21 +46,3 @@ async def test_every_query_is_valid_sql_for_the_schema(conn):
             await conn.prepare(query.sql)
         except Exception as exc:
             pytest.fail(f"{path.relative_to(db.QUERIES)}: {exc}")
-
-
-async def test_the_schema_can_be_applied_again_and_keeps_every_row(client, conn, alice, bob):
-    await befriend(client, alice, bob)
-    tables = ("app_user", "auth_token", "friend_request", "friendship")
-
-    async def counts():
-        return {table: await conn.fetchval(f"SELECT count(*) FROM {table}") for table in tables}
-
-    before = await counts()
-    assert all(before.values())
-    await db.apply_schema(conn)
-    await db.apply_schema(conn)
-    assert await counts() == before
-    resp = await client.get("/v1/friends", headers=alice.headers)
-    assert [f["user"]["username"] for f in (await resp.json())["items"]] == ["bob"]
-    resp = await client.post("/v1/tokens", json={"username": "bob", "password": PASSWORD})
-    assert resp.status == 201

@@ -22,10 +22,10 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from chaat.app import create_app
+from chaat.repl.client import ApiError
+from chaat.repl.shell import Shell
 from chaat.routes import routes
 from chaat.settings import Settings
-from repl.client import ApiError
-from repl.shell import Shell
 
 EVENTS_SERVED = any(getattr(r, "path", None) == "/v1/events" for r in routes)
 WAIT = 5.0

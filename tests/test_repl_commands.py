@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repl.commands import (
+from chaat.repl.commands import (
     COMMANDS,
     Arg,
     Expected,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from importlib import resources
 
 from aiohttp import web
 
 from chaat import keys
-from chaat.settings import ROOT
 
-OPENAPI = ROOT / "openapi.json"
+OPENAPI = resources.files("chaat") / "openapi.json"
 
 
 async def health(request: web.Request) -> web.Response:

@@ -1,0 +1,1 @@
+"""Chaat: a self-hostable chat server (chaat.app) and its terminal client (chaat.repl)."""

@@ -1,0 +1,221 @@
+-- Version 1: the schema of Chaat 1.0, exactly as its schema.sql was (it was applied
+-- at every start, so every statement is idempotent). A 1.0 database has all of it
+-- already; running it there again changes nothing, which is how such a database
+-- joins the migrations. Never edit this file: add a new migration.
+
+-- Chaat's schema. Applied at every start, so every statement is idempotent.
+-- The rules clients rely on live here as constraints, not only in Python:
+-- chaat/db.py maps each constraint name to the API error it means.
+
+CREATE TABLE IF NOT EXISTS app_user (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    username      text NOT NULL,
+    display_name  text NOT NULL,
+    password_hash text NOT NULL,
+    is_admin      boolean NOT NULL DEFAULT false,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT app_user_username_format CHECK (username ~ '^[A-Za-z][A-Za-z0-9_.-]{2,31}$'),
+    CONSTRAINT app_user_display_name_length CHECK (char_length(display_name) <= 64)
+);
+-- Alice and alice are one name; text_pattern_ops also serves prefix search.
+CREATE UNIQUE INDEX IF NOT EXISTS app_user_username_key
+    ON app_user (lower(username) text_pattern_ops);
+
+-- A token is a signed pointer to one of these rows: deleting the row revokes it
+-- at once on every server process.
+CREATE TABLE IF NOT EXISTS auth_token (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id    bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    CONSTRAINT auth_token_expires_after_creation CHECK (expires_at > created_at)
+);
+CREATE INDEX IF NOT EXISTS auth_token_user_id ON auth_token (user_id);
+
+CREATE TABLE IF NOT EXISTS friend_request (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    from_user_id bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    to_user_id   bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    status       text NOT NULL DEFAULT 'pending',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    responded_at timestamptz,
+    CONSTRAINT friend_request_status CHECK (status IN ('pending', 'accepted', 'rejected')),
+    CONSTRAINT friend_request_not_self CHECK (from_user_id <> to_user_id),
+    CONSTRAINT friend_request_responded CHECK ((status = 'pending') = (responded_at IS NULL))
+);
+-- At most one pending request between two people, whichever way it points:
+-- a request back accepts the pending one instead of adding a second.
+CREATE UNIQUE INDEX IF NOT EXISTS friend_request_one_pending
+    ON friend_request (least(from_user_id, to_user_id), greatest(from_user_id, to_user_id))
+    WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS friend_request_to_user ON friend_request (to_user_id, id);
+CREATE INDEX IF NOT EXISTS friend_request_from_user ON friend_request (from_user_id, id);
+
+-- Failed logins, per username in lower case (whether or not it exists), to
+-- slow down password guessing: see queries/login_failures/.
+CREATE TABLE IF NOT EXISTS login_failure (
+    username_key text NOT NULL,
+    failed_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS login_failure_key ON login_failure (username_key, failed_at);
+
+-- One row per pair, smaller id first.
+CREATE TABLE IF NOT EXISTS friendship (
+    user_low  bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    user_high bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    since     timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT friendship_pkey PRIMARY KEY (user_low, user_high),
+    CONSTRAINT friendship_ordered CHECK (user_low < user_high)
+);
+CREATE INDEX IF NOT EXISTS friendship_user_high ON friendship (user_high);
+
+-- A chat session. last_seq numbers its messages; the UPDATE that bumps it
+-- also serialises the chat's senders, so seq follows commit order.
+CREATE TABLE IF NOT EXISTS chat_sesh (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind             text NOT NULL,
+    name             text,
+    created_by       bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    last_seq         bigint NOT NULL DEFAULT 0,
+    last_activity_at timestamptz NOT NULL DEFAULT now(),
+    -- The two members of a direct chat, smaller id first; null for groups.
+    direct_low       bigint REFERENCES app_user (id) ON DELETE CASCADE,
+    direct_high      bigint REFERENCES app_user (id) ON DELETE CASCADE,
+    CONSTRAINT chat_sesh_kind CHECK (kind IN ('direct', 'group')),
+    CONSTRAINT chat_sesh_name_length CHECK (char_length(name) BETWEEN 1 AND 64),
+    CONSTRAINT chat_sesh_shape CHECK (
+        (kind = 'direct' AND name IS NULL AND direct_low < direct_high)
+        OR (kind = 'group' AND name IS NOT NULL AND direct_low IS NULL AND direct_high IS NULL)
+    ),
+    CONSTRAINT chat_sesh_direct_pair UNIQUE (direct_low, direct_high)
+);
+
+CREATE TABLE IF NOT EXISTS chat_participant (
+    chat_sesh_id  bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
+    user_id       bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    joined_at     timestamptz NOT NULL DEFAULT now(),
+    last_read_seq bigint NOT NULL DEFAULT 0,
+    CONSTRAINT chat_participant_pkey PRIMARY KEY (chat_sesh_id, user_id),
+    CONSTRAINT chat_participant_read_seq CHECK (last_read_seq >= 0)
+);
+CREATE INDEX IF NOT EXISTS chat_participant_user ON chat_participant (user_id);
+
+CREATE TABLE IF NOT EXISTS message (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    chat_sesh_id bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
+    seq          bigint NOT NULL,
+    sender_id    bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    body         text NOT NULL,
+    client_id    text,
+    -- The clock at insert, not the transaction's start: seq is given out under
+    -- the chat's lock, so created_at grows with seq.
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CONSTRAINT message_body_length CHECK (char_length(body) BETWEEN 1 AND 4000),
+    CONSTRAINT message_client_id_length CHECK (char_length(client_id) <= 64),
+    -- History pages are range scans of this index, whatever the chat's size;
+    -- with sender_id in it, unread counts are index-only scans.
+    CONSTRAINT message_chat_seq UNIQUE (chat_sesh_id, seq) INCLUDE (sender_id),
+    CONSTRAINT message_client_id_once UNIQUE (chat_sesh_id, sender_id, client_id)
+);
+
+-- Live events, kept for replay (GET /v1/events?since=). An event goes to one
+-- user (user_id) or to a chat's participants at that moment (chat_sesh_id, see
+-- chat_membership), so a message to a 100-member group is one row, not 100.
+-- Ids are handed out under one lock held until commit (queries/events/lock_clock.sql),
+-- so they become visible in id order: a reader that has seen id N has seen
+-- everything below N that will ever exist.
+CREATE TABLE IF NOT EXISTS event (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id      bigint REFERENCES app_user (id) ON DELETE CASCADE,
+    chat_sesh_id bigint REFERENCES chat_sesh (id) ON DELETE CASCADE,
+    type         text NOT NULL,
+    data         json NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT event_one_audience CHECK ((user_id IS NULL) <> (chat_sesh_id IS NULL))
+);
+CREATE INDEX IF NOT EXISTS event_user ON event (user_id, id) WHERE user_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_chat ON event (chat_sesh_id, id) WHERE chat_sesh_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_created_at ON event (created_at);
+
+-- Who received a chat's events when: a user gets the chat's events with ids from
+-- from_event_id (the event that brought them in) to until_event_id (the one that
+-- took them out, inclusive, so a leaver hears of their own leaving).
+CREATE TABLE IF NOT EXISTS chat_membership (
+    chat_sesh_id   bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
+    user_id        bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    from_event_id  bigint NOT NULL,
+    until_event_id bigint,
+    CONSTRAINT chat_membership_pkey PRIMARY KEY (chat_sesh_id, user_id, from_event_id),
+    CONSTRAINT chat_membership_interval CHECK (until_event_id >= from_event_id)
+);
+CREATE INDEX IF NOT EXISTS chat_membership_user ON chat_membership (user_id);
+-- At most one open interval per member.
+CREATE UNIQUE INDEX IF NOT EXISTS chat_membership_one_open
+    ON chat_membership (chat_sesh_id, user_id) WHERE until_event_id IS NULL;
+
+-- The highest event id pruned so far: a client resuming below it has missed
+-- events that are gone, and is told to resync.
+CREATE TABLE IF NOT EXISTS event_horizon (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    pruned_through bigint NOT NULL DEFAULT 0
+);
+INSERT INTO event_horizon DEFAULT VALUES ON CONFLICT DO NOTHING;
+
+-- Every timestamp in the API has this one shape: 2026-11-24T10:15:00.123456Z.
+CREATE OR REPLACE FUNCTION rfc3339(t timestamptz) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
+
+-- The API's objects, built where the data is so that a list is one round trip.
+CREATE OR REPLACE FUNCTION user_json(u app_user) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT json_build_object(
+        'id', u.id, 'username', u.username, 'display_name', u.display_name,
+        'created_at', rfc3339(u.created_at))
+$$;
+
+CREATE OR REPLACE FUNCTION friend_request_json(r friend_request) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT json_build_object(
+        'id', r.id,
+        'from', (SELECT user_json(u) FROM app_user u WHERE u.id = r.from_user_id),
+        'to', (SELECT user_json(u) FROM app_user u WHERE u.id = r.to_user_id),
+        'status', r.status,
+        'created_at', rfc3339(r.created_at),
+        'responded_at', rfc3339(r.responded_at))
+$$;
+
+CREATE OR REPLACE FUNCTION message_json(m message) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT json_build_object(
+        'id', m.id, 'chat_id', m.chat_sesh_id, 'seq', m.seq,
+        'sender', (SELECT json_build_object('id', u.id, 'username', u.username)
+                   FROM app_user u WHERE u.id = m.sender_id),
+        'body', m.body, 'created_at', rfc3339(m.created_at), 'client_id', m.client_id)
+$$;
+
+-- A chat as viewer_id sees it: last_message and unread_count are theirs, and
+-- someone who is not a participant (an administrator) sees neither. A null
+-- viewer (a live event, sent to everyone in the chat) sees last_message, unread_count 0.
+CREATE OR REPLACE FUNCTION chat_json(c chat_sesh, viewer_id bigint) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT json_build_object(
+        'id', c.id, 'kind', c.kind, 'name', c.name, 'created_by', c.created_by,
+        'created_at', rfc3339(c.created_at),
+        'participants', (SELECT coalesce(json_agg(user_json(u) ORDER BY u.id), '[]')
+                         FROM chat_participant p JOIN app_user u ON u.id = p.user_id
+                         WHERE p.chat_sesh_id = c.id),
+        'last_message', (SELECT message_json(m) FROM message m
+                         WHERE m.chat_sesh_id = c.id AND m.seq = c.last_seq
+                           AND (viewer_id IS NULL OR me.user_id IS NOT NULL)),
+        'unread_count', coalesce((SELECT count(*) FROM message m
+                                  WHERE m.chat_sesh_id = c.id AND m.seq > me.last_read_seq
+                                    AND m.sender_id <> viewer_id), 0))
+    FROM (SELECT NULL) AS dummy
+    LEFT JOIN chat_participant me ON me.chat_sesh_id = c.id AND me.user_id = viewer_id
+$$;

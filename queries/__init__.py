@@ -1,0 +1,1 @@
+"""Every query, one `<table>/<operation>.sql` file each; chaat.db loads them."""
