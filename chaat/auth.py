@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chaat import errors, keys, store
+from chaat import db, errors, keys, store
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ async def authenticate(app: web.Application, token: str | None) -> Caller:
     token_id = app[keys.tokens].unsign(token) if token else None
     if token_id is None:
         raise errors.Unauthorized()
-    async with app[keys.pool].acquire() as conn:
+    async with db.connection(app[keys.pool]) as conn:
         row = await store.tokens.get_user(conn, token_id=token_id)
     if row is None:
         raise errors.Unauthorized()

@@ -1,8 +1,4 @@
-"""Chats and their participants.
-
-A chat the caller is not in answers 404 everywhere, as if it did not exist;
-administrators may read chats and participants (see `readable_chat`), nothing more.
-"""
+"""Chats and their participants. Who may see and change which chat: chaat.access."""
 
 from __future__ import annotations
 
@@ -11,26 +7,18 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection, Record
 
-from chaat import db, errors, events, messages, store, users
+from chaat import access, db, errors, events, messages, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
 
 JSON = dict[str, Any]
 
 
-async def readable_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
-    """The chat if the caller takes part in it or is an administrator, else 404."""
-    chat = await store.chats.get(conn, id=chat_id, user_id=me.id)
-    if chat is None or not (chat["is_participant"] or me.is_admin):
-        raise errors.NotFound("No such chat.")
-    return chat
-
-
 async def list_chats(
     pool: asyncpg.Pool, me: Caller, *, with_user: int | str | None, every: bool
 ) -> list[JsonText]:
     """The caller's chats (every chat for an administrator who asks), most recent first."""
-    async with pool.acquire() as conn:
+    async with db.connection(pool) as conn:
         # An unknown user (404) answers before a refused `all` (403), as everywhere.
         with_id = None if with_user is None else (await users.find(conn, with_user))["id"]
         if every and not me.is_admin:
@@ -41,23 +29,9 @@ async def list_chats(
 
 
 async def get_chat(pool: asyncpg.Pool, me: Caller, *, chat_id: int) -> JSON:
-    async with pool.acquire() as conn:
-        await readable_chat(conn, me, chat_id)
+    async with db.connection(pool) as conn:
+        await access.readable_chat(conn, me, chat_id)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
-
-
-async def _friends_of(conn: Connection, me: Caller, people: list[Record], field: str) -> None:
-    """403 not_friends naming everyone in people who is not the caller's friend."""
-    strangers = [
-        p["username"]
-        for p in people
-        if not await store.friendships.exists(conn, user_a=me.id, user_b=p["id"])
-    ]
-    if strangers:
-        raise errors.NotFriends(
-            f"Not your friend: {', '.join(strangers)}.",
-            [{"field": field, "problem": "not a friend", "value": name} for name in strangers],
-        )
 
 
 async def create_chat(
@@ -81,8 +55,6 @@ async def create_chat(
             "A direct chat has no name.",
             [{"field": "name", "problem": "not allowed with kind direct"}],
         )
-    if kind == "group" and name is None:
-        raise _group_needs_name()
     async with db.transaction(pool) as conn:
         others: dict[int, Record] = {}
         for ref in participants:
@@ -96,9 +68,7 @@ async def create_chat(
                 "A direct chat has exactly one other participant and no name.",
                 [{"field": "participants", "problem": "a direct chat needs exactly one other"}],
             )
-        if kind == "group" and name is None:  # not exactly one other, and no name
-            raise _group_needs_name()
-        await _friends_of(conn, me, list(others.values()), "participants")
+        await access.require_friends(conn, me, others.values(), field="participants")
         if len(others) + 1 > max_size:
             raise errors.TooManyParticipants(
                 f"A group holds at most {max_size} participants.",
@@ -106,13 +76,12 @@ async def create_chat(
             )
         if kind == "direct":
             (other_id,) = others
-            chat_id, created = await messages.direct_chat(conn, me, other_id)
+            chat_id, created = await access.direct_chat(conn, me, other_id)
         else:
-            assert name is not None
             chat_id = await store.chats.create_group(conn, name=name, created_by=me.id)
             await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, *others])
             created = True
-        news = [await messages.chat_created_event(conn, chat_id)] if created else []
+        news = [await access.chat_created_event(conn, chat_id)] if created else []
         if message is not None:
             _, sent = await messages.append(conn, me, chat_id, body=message, client_id=client_id)
             news += sent
@@ -120,19 +89,10 @@ async def create_chat(
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id), created
 
 
-def _group_needs_name() -> errors.ValidationError:
-    return errors.ValidationError(
-        "A group chat needs a name.", [{"field": "name", "problem": "required"}]
-    )
-
-
-async def rename(pool: asyncpg.Pool, me: Caller, *, chat_id: int, name: str) -> JSON:
+async def rename(pool: asyncpg.Pool, me: Caller, *, chat_id: int, name: str | None) -> JSON:
+    """Name a group, or (name None) take its name away."""
     async with db.transaction(pool) as conn:
-        # The chat's lock, as leaving takes it: someone just removed cannot rename.
-        await store.chats.lock(conn, id=chat_id)
-        chat = await messages.participant_chat(conn, me, chat_id)
-        if chat["kind"] != "group":
-            raise _not_a_group(chat_id)
+        access.require_group(await access.locked_chat(conn, me, chat_id))
         await store.chats.rename(conn, id=chat_id, name=name)
         await _publish_update(conn, chat_id)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
@@ -149,8 +109,8 @@ async def _publish_update(
 
 
 async def list_participants(pool: asyncpg.Pool, me: Caller, *, chat_id: int) -> list[JSON]:
-    async with pool.acquire() as conn:
-        await readable_chat(conn, me, chat_id)
+    async with db.connection(pool) as conn:
+        await access.readable_chat(conn, me, chat_id)
         return await store.participants.list(conn, chat_id=chat_id)
 
 
@@ -159,18 +119,16 @@ async def add_participant(
 ) -> JSON:
     """Add a friend of the caller to a group the caller is in."""
     async with db.transaction(pool) as conn:
-        # The chat's lock: two additions cannot both take the last free place.
-        await store.chats.lock(conn, id=chat_id)
-        chat = await messages.participant_chat(conn, me, chat_id)
+        # Under the chat's lock: two additions cannot both take the last free place.
+        chat = await access.locked_chat(conn, me, chat_id)
         newcomer = await users.find(conn, user)
         if newcomer["id"] != me.id:
             # Under the pair's lock, so that an unfriending in flight settles first.
             await store.friend_requests.lock_pair(conn, user_a=me.id, user_b=newcomer["id"])
-            await _friends_of(conn, me, [newcomer], "user")
+            await access.require_friends(conn, me, [newcomer], field="user")
         if await store.participants.exists(conn, chat_id=chat_id, user_id=newcomer["id"]):
             raise errors.AlreadyParticipant()
-        if chat["kind"] != "group":
-            raise _not_a_group(chat_id)
+        access.require_group(chat)
         if await store.participants.count(conn, chat_id=chat_id) >= max_size:
             raise errors.TooManyParticipants(
                 f"A group holds at most {max_size} participants.",
@@ -181,23 +139,15 @@ async def add_participant(
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
 
 
-def _not_a_group(chat_id: int) -> errors.NotAGroup:
-    return errors.NotAGroup(
-        details=[{"field": "chat_id", "problem": "is a direct chat", "value": chat_id}]
-    )
-
-
 async def remove_participant(pool: asyncpg.Pool, me: Caller, *, chat_id: int, user_id: int) -> None:
     """Leave a group, or (its creator) remove someone from it."""
     async with db.transaction(pool) as conn:
-        await store.chats.lock(conn, id=chat_id)
-        chat = await messages.participant_chat(conn, me, chat_id)
+        chat = await access.locked_chat(conn, me, chat_id)
         # 404 ranks before 403: first whether there is such a participant at all.
         if not await store.participants.exists(conn, chat_id=chat_id, user_id=user_id):
             raise errors.NotFound("That user is not in this chat.")
         # Direct chats are fixed, whoever asks: not_a_group before who may remove whom.
-        if chat["kind"] != "group":
-            raise _not_a_group(chat_id)
+        access.require_group(chat)
         if user_id != me.id and chat["created_by"] != me.id:
             raise errors.Forbidden("Only the group's creator may remove others.")
         await store.participants.remove(conn, chat_id=chat_id, user_id=user_id)

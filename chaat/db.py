@@ -50,9 +50,18 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
 
 
 @contextlib.asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """Acquire a connection for the block; what goes wrong in it becomes an API error
+    (see translate_db_errors), for HTTP requests, `chaat admin` and the event hub alike."""
+    with translate_db_errors():
+        async with pool.acquire() as conn:
+            yield conn
+
+
+@contextlib.asynccontextmanager
 async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """Acquire a connection and run the block in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
+    """connection(), with the block in one transaction."""
+    async with connection(pool) as conn, conn.transaction():
         yield conn
 
 
@@ -80,6 +89,8 @@ def translate_db_errors() -> Iterator[None]:
         OSError,
         TimeoutError,
         asyncpg.PostgresConnectionError,  # class 08: the connection broke
+        asyncpg.ConnectionDoesNotExistError,  # closed in the middle of a query
+        asyncpg.InternalClientError,  # e.g. the server vanished while a query was sent
         asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up
         asyncpg.InsufficientResourcesError,  # class 53: too many connections, disk full
     ) as exc:

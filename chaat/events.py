@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from chaat import store
+from chaat import db, errors, store
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ GOING_AWAY = 1001
 """The server is shutting down: reconnect (to another process) with ?since=."""
 TRY_AGAIN_LATER = 1013
 """The client fell too far behind: reconnect with ?since=<last id seen>."""
+
+DATABASE_TROUBLE = (errors.Unavailable, asyncpg.PostgresError, asyncpg.InterfaceError)
+"""What the hub's background work rides out and retries (db.connection translates
+a lost database into errors.Unavailable)."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ class Hub:
         """Set while the LISTEN connection is up (tests wait for it)."""
 
     async def start(self) -> None:
-        async with self._pool.acquire() as conn:
+        async with db.connection(self._pool) as conn:
             self._cursor = await store.events.get_last_id(conn)
         for work in (
             self._listen(),
@@ -243,7 +247,7 @@ class Hub:
         """
         async with self.subscribe(subscriber):
             await sink.send(None, "ready", ready)
-            async with self._pool.acquire() as conn:
+            async with db.connection(self._pool) as conn:
                 horizon = await store.events.get_horizon(conn)
                 # Read after subscribing: whatever commits from now on has a larger id.
                 last = await store.events.get_last_id(conn)
@@ -270,7 +274,7 @@ class Hub:
     async def _replay(self, user_id: int, since: int, sink: Sink) -> int:
         cursor = since
         while True:
-            async with self._pool.acquire() as conn:
+            async with db.connection(self._pool) as conn:
                 rows = await store.events.list_for_user(
                     conn, user_id=user_id, after=cursor, limit=BATCH
                 )
@@ -324,13 +328,13 @@ class Hub:
             self._wake.clear()
             try:
                 await self._dispatch()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_TROUBLE as exc:
                 log.warning("event dispatch failed (%s); retrying", exc)
                 await asyncio.sleep(POLL_SECONDS)
 
     async def _dispatch(self) -> None:
         while True:
-            async with self._pool.acquire() as conn:
+            async with db.connection(self._pool) as conn:
                 rows = await store.events.list_since(
                     conn, after=self._cursor, user_ids=list(self._subscribers), limit=BATCH
                 )
@@ -355,9 +359,9 @@ class Hub:
         if not subscribers:
             return
         try:
-            async with self._pool.acquire() as conn:
+            async with db.connection(self._pool) as conn:
                 live = await store.tokens.list_live(conn, ids=[s.token_id for s in subscribers])
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except DATABASE_TROUBLE:
             return  # the next check will do
         for subscriber in subscribers:
             if subscriber.token_id not in live:
@@ -371,9 +375,9 @@ class Hub:
     async def _prune_forever(self) -> None:
         while True:
             try:
-                async with self._pool.acquire() as conn:
+                async with db.connection(self._pool) as conn:
                     await self.prune(conn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_TROUBLE as exc:
                 log.warning("event pruning failed (%s)", exc)
             await asyncio.sleep(PRUNE_SECONDS)
 

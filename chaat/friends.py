@@ -110,7 +110,7 @@ async def _get_as_party(
 async def list_requests(
     pool: asyncpg.Pool, me: Caller, *, status: str | None, direction: str
 ) -> list[JSON]:
-    async with pool.acquire() as conn:
+    async with db.connection(pool) as conn:
         return await store.friend_requests.list_for_user(
             conn,
             user_id=me.id,
@@ -121,7 +121,7 @@ async def list_requests(
 
 
 async def list_friends(pool: asyncpg.Pool, me: Caller) -> list[JSON]:
-    async with pool.acquire() as conn:
+    async with db.connection(pool) as conn:
         return await store.friendships.list_for_user(conn, user_id=me.id)
 
 

@@ -5,22 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from asyncpg import Connection, Record
+from asyncpg import Connection
 
-from chaat import db, errors, events, store, users
+from chaat import access, db, errors, events, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
 from chaat.validation import MAX_ID
 
 JSON = dict[str, Any]
-
-
-async def participant_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
-    """The chat if the caller takes part in it, else 404 (as if it did not exist)."""
-    chat = await store.chats.get(conn, id=chat_id, user_id=me.id)
-    if chat is None or not chat["is_participant"]:
-        raise errors.NotFound("No such chat.")
-    return chat
 
 
 async def append(
@@ -33,21 +25,11 @@ async def append(
     Runs inside the caller's transaction, under the chat's lock, so membership
     is checked against committed changes and a retried client_id finds the first send.
     """
-    await store.chats.lock(conn, id=chat_id)
-    chat = await participant_chat(conn, me, chat_id)
+    chat = await access.locked_chat(conn, me, chat_id)
     if chat["kind"] == "direct":
         other = chat["direct_high"] if chat["direct_low"] == me.id else chat["direct_low"]
         if not await store.friendships.exists(conn, user_a=me.id, user_b=other):
-            raise errors.NotFriends(
-                "You can only message friends.",
-                [
-                    {
-                        "field": "chat",
-                        "problem": "not a friend",
-                        "value": await _username(conn, other),
-                    }
-                ],
-            )
+            raise access.not_friends([await _username(conn, other)], field="chat")
     if client_id is not None:
         earlier = await store.messages.get_by_client_id(
             conn, chat_id=chat_id, sender_id=me.id, client_id=client_id
@@ -83,39 +65,12 @@ async def send_to_user(
     """Send to a friend's direct chat, creating the chat first if needed, in one transaction."""
     async with db.transaction(pool) as conn:
         other = await users.find(conn, user)
-        if other["id"] == me.id or not await store.friendships.exists(
-            conn, user_a=me.id, user_b=other["id"]
-        ):
-            raise errors.NotFriends(
-                "You can only message friends.",
-                [{"field": "user", "problem": "not a friend", "value": other["username"]}],
-            )
-        chat_id, chat_created = await direct_chat(conn, me, other["id"])
+        await access.require_friends(conn, me, [other], field="user")
+        chat_id, chat_created = await access.direct_chat(conn, me, other["id"])
         message, news = await append(conn, me, chat_id, body=body, client_id=client_id)
-        announce = [await chat_created_event(conn, chat_id)] if chat_created else []
+        announce = [await access.chat_created_event(conn, chat_id)] if chat_created else []
         await events.publish(conn, *announce, *news)
         return message, bool(news)
-
-
-async def chat_created_event(conn: Connection, chat_id: int) -> events.Event:
-    """chat.created for a chat made in this transaction; its participants start hearing it."""
-    chat = await store.chats.get_json(conn, id=chat_id, viewer_id=None)
-    members = [user["id"] for user in chat["participants"]]
-    return events.to_chat(chat_id, "chat.created", chat, joined=members)
-
-
-async def direct_chat(conn: Connection, me: Caller, other_id: int) -> tuple[int, bool]:
-    """(id, whether it is new) of the direct chat of the caller and other_id, made if need be.
-
-    chat_sesh_direct_pair settles two users creating it at the same moment.
-    """
-    chat_id = await store.chats.create_direct(conn, user_a=me.id, user_b=other_id, created_by=me.id)
-    if chat_id is not None:
-        await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, other_id])
-        return chat_id, True
-    existing = await store.chats.get_direct(conn, user_a=me.id, user_b=other_id)
-    assert existing is not None, "create_direct met a conflict, so the chat exists"
-    return existing, False
 
 
 async def history(
@@ -128,8 +83,8 @@ async def history(
     after: int | None,
 ) -> tuple[list[JsonText], bool]:
     """A page of a chat's messages, oldest first, and whether more lie beyond it."""
-    async with pool.acquire() as conn:
-        await participant_chat(conn, me, chat_id)
+    async with db.connection(pool) as conn:
+        await access.participant_chat(conn, me, chat_id)
         if after is not None:
             items = await store.messages.list_after(
                 conn, chat_id=chat_id, after=after, limit=limit + 1
@@ -143,6 +98,6 @@ async def history(
 
 async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> None:
     """Move the caller's read marker forward to seq (at most the chat's last message)."""
-    async with pool.acquire() as conn:
-        await participant_chat(conn, me, chat_id)
+    async with db.connection(pool) as conn:
+        await access.participant_chat(conn, me, chat_id)
         await store.participants.mark_read(conn, chat_id=chat_id, user_id=me.id, seq=seq)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from chaat import auth, db, errors, keys
+from chaat import auth, errors, keys
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,7 @@ async def handle_errors(request: web.Request, handler: Handler) -> web.StreamRes
     """Answer every failure as {"error": {...}}; log the unexpected ones with a request id."""
     request[keys.request_id] = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     try:
-        with db.translate_db_errors():
-            return await handler(request)
+        return await handler(request)
     except errors.ChaatError as exc:
         return error_response(exc)
     except web.HTTPException as exc:

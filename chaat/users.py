@@ -34,7 +34,7 @@ async def sign_up(
 ) -> JSON:
     """Create an account; the unique index settles two signups of one name."""
     password_hash = await passwords.hash(password)
-    async with pool.acquire() as conn:
+    async with db.connection(pool) as conn:
         row = await store.users.create(
             conn,
             username=username,
@@ -58,7 +58,7 @@ async def log_in(
 
     A username with too many recent failures is refused (429) before any check.
     """
-    async with pool.acquire() as conn:
+    async with db.connection(pool) as conn:
         retry_after = await store.login_failures.get_retry_after(
             conn, username=username, attempts=limit.attempts, window_seconds=limit.window
         )
@@ -69,11 +69,11 @@ async def log_in(
             )
         user = await store.users.get_credentials(conn, username=username)
     if not await passwords.verify(user["password_hash"] if user else None, password):
-        async with pool.acquire() as conn:
+        async with db.connection(pool) as conn:
             await store.login_failures.create(conn, username=username, window_seconds=limit.window)
         raise errors.InvalidCredentials()
     assert user is not None
-    async with pool.acquire() as conn:
+    async with db.connection(pool) as conn:
         await store.login_failures.delete(conn, username=username)
         if passwords.needs_rehash(user["password_hash"]):
             new_hash = await passwords.hash(password)
@@ -124,7 +124,7 @@ async def list_users(
     pool: asyncpg.Pool, *, prefix: str, after: int, limit: int
 ) -> tuple[list[JSON], bool]:
     """A page of users by id, and whether more follow."""
-    async with pool.acquire() as conn:
+    async with db.connection(pool) as conn:
         rows = await store.users.list(
             conn, prefix=like_prefix(prefix), after=after, limit=limit + 1
         )

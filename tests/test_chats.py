@@ -126,18 +126,45 @@ async def test_kind_defaults_to_group_with_a_name_or_several_others(client, frie
     assert len(trio["participants"]) == 3
 
 
-async def test_a_group_needs_a_name(client, friends):
-    alice, _, _ = friends
+async def test_a_group_needs_no_name(client, friends):
+    alice, bob, carol = friends
+    # Several others and no name: a group, named null (clients show its members).
     resp = await post_chat(client, alice, participants=["bob", "carol"])
-    assert "name" in await problem_fields(resp)
+    assert resp.status == 201
+    trio = await resp.json()
+    assert (trio["kind"], trio["name"]) == ("group", None)
+    assert [u["username"] for u in trio["participants"]] == ["alice", "bob", "carol"]
+    # One other and kind group: a nameless group of two, not the direct chat.
     resp = await post_chat(client, alice, participants=["bob"], kind="group")
-    assert "name" in await problem_fields(resp)
+    assert resp.status == 201
+    pair = await resp.json()
+    assert (pair["kind"], pair["name"]) == ("group", None)
+    # Each is a chat of its own, listed and readable like any other.
+    resp = await client.get(f"/v1/chats/{trio['id']}", headers=carol.headers)
+    assert (await resp.json())["name"] is None
+    resp = await client.get("/v1/chats", headers=bob.headers)
+    assert sorted(c["id"] for c in (await resp.json())["items"]) == sorted(
+        [trio["id"], pair["id"]]
+    )
 
 
-async def test_an_explicit_group_without_a_name_is_422_before_an_unknown_user(client, alice):
-    # The body alone breaks a rule, so its 422 comes before the 404.
-    resp = await post_chat(client, alice, participants=["nobody"], kind="group")
-    assert "name" in await problem_fields(resp)
+async def test_no_one_but_yourself_makes_a_nameless_group_of_one(client, alice):
+    resp = await post_chat(client, alice, participants=["alice"])
+    assert resp.status == 201
+    chat = await resp.json()
+    assert (chat["kind"], chat["name"]) == ("group", None)
+    assert [u["username"] for u in chat["participants"]] == ["alice"]
+
+
+async def test_a_nameless_group_is_announced_with_a_null_name(client, friends):
+    alice, bob, _ = friends
+    ws = await client.ws_connect("/v1/events", headers=bob.headers)
+    assert (await ws.receive_json(timeout=5))["type"] == "ready"
+    chat = await new_chat(client, alice, ["bob", "carol"])
+    event = await ws.receive_json(timeout=5)
+    assert event["type"] == "chat.created"
+    assert (event["data"]["id"], event["data"]["name"]) == (chat["id"], None)
+    await ws.close()
 
 
 async def test_a_direct_chat_with_a_name_is_refused(client, friends):
@@ -557,8 +584,32 @@ async def test_renaming_a_chat_you_are_not_in_is_404(client, friends):
     assert (await resp.json())["name"] == "g"
 
 
+async def test_a_group_name_can_be_taken_away_and_given_back(client, friends):
+    alice, bob, _ = friends
+    group = await new_chat(client, alice, ["bob", "carol"], name="old")
+    ws = await client.ws_connect("/v1/events", headers=bob.headers)
+    assert (await ws.receive_json(timeout=5))["type"] == "ready"
+    resp = await client.patch(f"/v1/chats/{group['id']}", json={"name": None}, headers=bob.headers)
+    assert resp.status == 200
+    assert (await resp.json())["name"] is None
+    event = await ws.receive_json(timeout=5)
+    assert (event["type"], event["data"]["name"]) == ("chat.updated", None)
+    resp = await client.get(f"/v1/chats/{group['id']}", headers=alice.headers)
+    assert (await resp.json())["name"] is None
+    resp = await client.patch(f"/v1/chats/{group['id']}", json={"name": "new"}, headers=alice.headers)
+    assert (await resp.json())["name"] == "new"
+    await ws.close()
+
+
+async def test_a_direct_chat_cannot_lose_a_name_it_never_had(client, friends):
+    alice, _, _ = friends
+    chat = await new_chat(client, alice, ["bob"])
+    resp = await client.patch(f"/v1/chats/{chat['id']}", json={"name": None}, headers=alice.headers)
+    assert await error_of(resp) == (422, "not_a_group")
+
+
 @pytest.mark.parametrize(
-    "body", [{"name": ""}, {"name": "x" * 65}, {"name": None}, {}, {"name": "x", "kind": "group"}]
+    "body", [{"name": ""}, {"name": "x" * 65}, {"name": 5}, {}, {"name": "x", "kind": "group"}]
 )
 async def test_a_new_name_follows_the_rules(client, friends, body):
     alice, _, _ = friends

@@ -28,7 +28,8 @@ class CreateChat(Body):
 
 
 class Rename(Body):
-    name: GroupName
+    name: GroupName | None
+    """Required; null takes the group's name away."""
 
 
 class AddParticipant(Body):

@@ -7,7 +7,7 @@ from typing import Annotated
 import pydantic
 from aiohttp import web
 
-from chaat import keys, users
+from chaat import db, keys, users
 from chaat.validation import MAX_ID, Body, Query, Storable, Text, Username, parse_body, parse_query
 
 Password = Annotated[str, pydantic.Field(min_length=8, max_length=256), Storable]
@@ -99,6 +99,6 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def get_user(request: web.Request) -> web.Response:
-    async with request.app[keys.pool].acquire() as conn:
+    async with db.connection(request.app[keys.pool]) as conn:
         user = await users.find(conn, request.match_info["user"])
     return web.json_response(user["json"])

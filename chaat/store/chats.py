@@ -11,7 +11,7 @@ from chaat.db import JsonText, queries
 JSON = dict[str, Any]
 
 
-async def create_group(conn: Connection, *, name: str, created_by: int) -> int:
+async def create_group(conn: Connection, *, name: str | None, created_by: int) -> int:
     return await queries.chats.create_group(conn, name=name, created_by=created_by)  # type: ignore[no-any-return]
 
 
@@ -48,7 +48,7 @@ async def list_all(conn: Connection, *, viewer_id: int, with_user_id: int | None
     return [row["json"] async for row in rows]
 
 
-async def rename(conn: Connection, *, id: int, name: str) -> None:
+async def rename(conn: Connection, *, id: int, name: str | None) -> None:
     await queries.chats.rename(conn, id=id, name=name)
 
 
