@@ -25,6 +25,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY,
         middlewares=[
             middlewares.handle_errors,
+            middlewares.match_route,
             middlewares.read_json_body,
             middlewares.authenticate,
         ],

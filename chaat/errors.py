@@ -8,6 +8,7 @@ ChaatError                     -> {"error": {"code", "message", "details"?}}
 ├── NotFriends                 403 not_friends (+ details)
 ├── NotFound                   404 not_found
 ├── UserNotFound               404 user_not_found
+├── MethodNotAllowed           405 method_not_allowed
 ├── Conflict                   409 (one subclass per code)
 │   ├── UsernameTaken, AlreadyFriends, RequestPending, NotPending,
 │   └── AlreadyParticipant, ClientIdConflict
@@ -89,6 +90,16 @@ class UserNotFound(ChaatError):
     """No such user."""
 
     status, code = 404, "user_not_found"
+
+
+class MethodNotAllowed(ChaatError):
+    """This path does not take that method."""
+
+    status, code = 405, "method_not_allowed"
+
+    def __init__(self, message: str | None = None, *, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 class Conflict(ChaatError):

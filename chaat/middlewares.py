@@ -1,4 +1,4 @@
-"""The request pipeline: errors -> JSON envelope, body parsing, authentication."""
+"""The request pipeline: errors -> JSON envelope, routing errors, body parsing, authentication."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def error_response(error: errors.ChaatError) -> web.Response:
         response.headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, errors.RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, errors.MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(error.allowed)
     return response
 
 
@@ -80,6 +82,21 @@ def _bounded_int(text: str) -> int:
     # Python refuses to convert integers of thousands of digits; no field takes
     # one anyway, so keep the sign and let the field's own rule refuse it (422).
     return int(text) if len(text) <= 40 else (-1 if text.startswith("-") else 1) * 10**40
+
+
+@web.middleware
+async def match_route(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An unknown path is 404 and a wrong method 405, before the body or the token is read."""
+    match_info = request.match_info
+    if isinstance(match_info.http_exception, web.HTTPMethodNotAllowed):
+        allowed = sorted(match_info.http_exception.allowed_methods)
+        raise errors.MethodNotAllowed(
+            f"{request.method} is not allowed here; this path takes {', '.join(allowed)}.",
+            allowed=allowed,
+        )
+    if match_info.http_exception is not None:
+        raise errors.NotFound(f"No such path: {request.path}")
+    return await handler(request)
 
 
 @web.middleware

@@ -148,8 +148,32 @@ async def test_unknown_paths_and_methods_answer_in_the_envelope(client, alice):
     resp = await client.get("/v1/nothing-here", headers=alice.headers)
     assert await error_of(resp) == (404, "not_found")
     resp = await client.post("/v1/users/me", json={}, headers=alice.headers)
-    status, _ = await error_of(resp)
-    assert status == 405
+    assert await error_of(resp) == (405, "method_not_allowed")
+    assert resp.headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/v1", "/v1/v1/tokens", "/v1/chats/1/nothing", "/favicon.ico"]
+)
+async def test_an_unknown_path_is_404_before_authentication(client, path):
+    # Not 401: a client pointed at the wrong base URL must learn that, not "log in".
+    for method in (client.get, client.post):
+        resp = await method(path)
+        assert await error_of(resp) == (404, "not_found"), path
+        assert path in (await resp.json())["error"]["message"]
+
+
+async def test_a_wrong_method_is_405_before_the_body_and_the_token_are_read(client):
+    for method, path, allowed in [
+        ("PUT", "/v1/chats", "GET, HEAD, POST"),
+        ("PUT", "/v1/health", "GET, HEAD"),
+        ("DELETE", "/v1/users", "GET, HEAD, POST"),
+        ("POST", "/v1/chats/1", "GET, HEAD, PATCH"),
+    ]:
+        # A body that is not JSON, and no token: the method still answers first.
+        resp = await client.request(method, path, data=b"{not json")
+        assert await error_of(resp) == (405, "method_not_allowed"), (method, path)
+        assert resp.headers["Allow"] == allowed
 
 
 # Which error answers when a request breaks several rules
