@@ -227,6 +227,14 @@ class Client:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ServerUnreachable(self.base_url, _reason(exc)) from None
 
+    async def health(self) -> int:
+        """The status GET /v1/health answers: 200 when the server and its database are up."""
+        try:
+            await self._call("GET", "/v1/health")
+        except ApiError as exc:
+            return exc.status
+        return 200
+
     # Users and tokens
 
     async def register(self, username: str, password: str) -> User:

@@ -1,17 +1,20 @@
 """Reading a line of the shell: which command, with which arguments. No I/O here.
 
 A line starting with `/` is a command; anything else is a message for the open
-chat (`//` sends a message that starts with `/`). The command table below holds
-every command's parameters and help text; the completer asks `expected_at` what
-the word under the cursor should be.
+chat (`//` sends a message that starts with `/`). Every command is declared once,
+next to its handler in `handlers/`, with the `@command` decorator below, which
+puts it in COMMANDS; the completer asks `expected_at` what the word under the
+cursor should be.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 
 class Arg(StrEnum):
@@ -32,15 +35,28 @@ STATUSES = ("pending", "accepted", "rejected", "all")
 
 @dataclass(frozen=True)
 class Param:
+    """One argument of a command.
+
+    A parameter with a prefix (`#NAME`) is optional and recognised by it: a word
+    without the prefix is the next parameter, and the handler gets None.
+    """
+
     name: str
     kind: Arg
     optional: bool = False
     repeated: bool = False
+    prefix: str = ""
 
     @property
     def usage(self) -> str:
         text = self.name + ("..." if self.repeated else "")
-        return f"[{text}]" if self.optional else text
+        return f"[{text}]" if self.optional or self.prefix else text
+
+
+Handler = Callable[..., Awaitable[bool | None]]
+"""handler(shell, *args): a False answer ends the shell."""
+
+H = TypeVar("H", bound=Handler)
 
 
 @dataclass(frozen=True)
@@ -48,70 +64,40 @@ class Command:
     name: str
     params: tuple[Param, ...]
     help: str
+    handler: Handler
+    needs_login: bool = True
 
     @property
     def usage(self) -> str:
         return " ".join([f"/{self.name}", *(p.usage for p in self.params)])
 
-    @property
-    def min_args(self) -> int:
-        return sum(1 for p in self.params if not p.optional)
 
-    @property
-    def max_args(self) -> int | None:
-        """None when the last parameter repeats."""
-        if self.params and self.params[-1].repeated:
-            return None
-        return len(self.params)
+COMMANDS: dict[str, Command] = {}
+"""Every command by name, in the order they are declared (the order of /help)."""
 
 
-def _command(name: str, help: str, *params: Param) -> Command:
-    return Command(name=name, params=params, help=help)
+def command(name: str, help: str, *params: Param, needs_login: bool = True) -> Callable[[H], H]:
+    """Declare the decorated handler as the command /name, with its parameters and help."""
 
+    def declare(handler: H) -> H:
+        if name in COMMANDS:
+            raise ValueError(f"/{name} is declared twice")
+        COMMANDS[name] = Command(name, params, help, handler, needs_login)
+        return handler
 
-_USERNAME = Param("USERNAME", Arg.WORD)
-_FRIEND = Param("USERNAME", Arg.FRIEND)
-
-COMMANDS: dict[str, Command] = {
-    c.name: c
-    for c in (
-        _command("help", "list the commands, or explain one", Param("COMMAND", Arg.COMMAND, True)),
-        _command("register", "create an account (asks for a password) and log in", _USERNAME),
-        _command("login", "log in (asks for the password)", _USERNAME),
-        _command("logout", "log out; the token is forgotten"),
-        _command("users", "list users, or those whose name starts with PREFIX",
-                 Param("PREFIX", Arg.WORD, optional=True)),
-        _command("friends", "list your friends"),
-        _command("requests", "list friend requests: pending (default), accepted, rejected or all",
-                 Param("STATUS", Arg.STATUS, optional=True)),
-        _command("add", "send a friend request", Param("USERNAME", Arg.USER)),
-        _command("accept", "accept a friend request, by its id or the sender's name",
-                 Param("REQUEST", Arg.REQUEST)),
-        _command("reject", "reject a friend request, by its id or the sender's name",
-                 Param("REQUEST", Arg.REQUEST)),
-        _command("unfriend", "stop being friends", _FRIEND),
-        _command("chats", "list your chats with unread counts and their last message"),
-        _command("open", "switch to a chat (Tab shows the ids with names)",
-                 Param("CHAT", Arg.CHAT)),
-        _command("dm", "open the direct chat with a friend, sending TEXT if given",
-                 _FRIEND, Param("TEXT", Arg.TEXT, optional=True)),
-        _command("group", "create a group chat with friends (quote a NAME with spaces)",
-                 Param("NAME", Arg.WORD), Param("USERNAME", Arg.FRIEND, repeated=True)),
-        _command("members", "list who is in the open chat"),
-        _command("invite", "add a friend to the open group", _FRIEND),
-        _command("leave", "leave the open group"),
-        _command("history", "show earlier messages of the open chat; again for more"),
-        _command("quit", "leave the shell (Ctrl-D does too)"),
-    )
-}  # fmt: skip
+    return declare
 
 
 @dataclass(frozen=True)
 class Invocation:
-    """A command with its arguments, checked against its parameters."""
+    """A command with its arguments, checked against its parameters.
+
+    args has one entry per parameter given (None for a prefixed one left out), and
+    every word of a repeated last parameter.
+    """
 
     command: Command
-    args: tuple[str, ...]
+    args: tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -129,6 +115,10 @@ class ParseError(ValueError):
         super().__init__(message)
 
 
+class ShellError(Exception):
+    """A command cannot go on; the message says why, in one line."""
+
+
 def parse(line: str) -> Invocation | Say | None:
     """What line asks for; None for a blank line."""
     if not line.strip():
@@ -141,11 +131,10 @@ def parse(line: str) -> Invocation | Say | None:
     command = COMMANDS.get(name.lower())
     if command is None:
         raise ParseError(f"Unknown command /{name}; /help lists them.")
-    args = _split(command, rest)
-    too_many = command.max_args is not None and len(args) > command.max_args
-    if len(args) < command.min_args or too_many:
+    args = _bind(command, _split(command, rest))
+    if args is None:
         raise ParseError(f"Usage: {command.usage}")
-    return Invocation(command, tuple(args))
+    return Invocation(command, args)
 
 
 def _head(line: str) -> tuple[str, str]:
@@ -172,6 +161,34 @@ def _split(command: Command, rest: str) -> list[str]:
         raise ParseError("Unbalanced quotes.") from None
 
 
+def _bind(command: Command, words: list[str]) -> tuple[str | None, ...] | None:
+    """The handler's arguments for the words typed; None when they do not fit."""
+    args: list[str | None] = []
+    rest = list(words)
+    prefixes = tuple(p.prefix for p in command.params if p.prefix)
+    if prefixes and any(w.startswith(prefixes) for w in rest[1:]):
+        return None  # a prefixed parameter (#NAME) is only ever the first
+    for param in command.params:
+        if param.prefix:
+            if rest and rest[0].startswith(param.prefix):
+                value = rest.pop(0)[len(param.prefix) :]
+                if not value:
+                    return None
+                args.append(value)
+            else:
+                args.append(None)
+        elif param.repeated:
+            if not rest and not param.optional:
+                return None
+            args.extend(rest)
+            rest = []
+        elif rest:
+            args.append(rest.pop(0))
+        elif not param.optional:
+            return None
+    return None if rest else tuple(args)
+
+
 @dataclass(frozen=True)
 class Expected:
     """What the word being typed should be, for completion."""
@@ -196,16 +213,30 @@ def expected_at(text: str) -> Expected | None:
         typed, word = words, ""
     else:
         typed, word = words[:-1], words[-1]
-    index = len(typed)
-    if index < len(command.params):
-        param = command.params[index]
-    elif command.params and command.params[-1].repeated:
-        param = command.params[-1]
-    else:
-        return None
-    if param.kind is Arg.TEXT:
+    param = _param_at(command.params, [*typed, word])
+    if param is None or param.kind is Arg.TEXT:
         return None
     return Expected(param.kind, word, tuple(typed))
+
+
+def _param_at(params: tuple[Param, ...], words: list[str]) -> Param | None:
+    """The parameter the last of words fills, if any."""
+    index = 0
+    for position, word in enumerate(words):
+        while index < len(params) and params[index].prefix:
+            if word.startswith(params[index].prefix):
+                break
+            index += 1  # left out: the word is the next parameter
+        if index >= len(params):
+            if params and params[-1].repeated:
+                index = len(params) - 1
+            else:
+                return None
+        if position == len(words) - 1:
+            return params[index]
+        if not params[index].repeated:
+            index += 1
+    return None
 
 
 def help_text(name: str | None = None) -> str:

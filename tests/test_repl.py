@@ -319,7 +319,7 @@ async def test_group_chat_and_history(terminal: Open, api: TestClient) -> None:
     await befriend(api, bob, carol)
     term = await terminal()
     await term.login("alice")
-    await term.run('/group "weekend trip" bob', "Created #weekend trip with bob.")
+    await term.run('/group "#weekend trip" bob', "Created #weekend trip with bob.")
     assert term.shell.where == "alice #weekend trip"
     await term.run("/invite carol", "Added carol to #weekend trip.")
     await term.run("/members", r"alice  \[you\].*\nbob .*\ncarol ")
@@ -366,7 +366,7 @@ async def test_completion_of_commands_friends_and_chats(terminal: Open, api: Tes
     await term.login("alice")
     out = await term.run("/dm bob hi", "alice: hi\n")
     direct = int(re.search(r"\(chat (\d+)\)", out)[1])  # type: ignore[index]
-    await term.run("/group weekend bob carol", "Created #weekend with bob, carol.")
+    await term.run("/group #weekend bob carol", "Created #weekend with bob, carol.")
     group = term.shell.state.open.id  # type: ignore[union-attr]
 
     # Commands, with their usage and help
@@ -614,7 +614,7 @@ async def test_friend_requests_arrive_live(terminal: Open, api: TestClient) -> N
     await alice.settle()
     assert [c.text for c in completions(alice, "/dm ")] == ["bob"]
     # a new chat shows up in the other side's completions without a command
-    await alice.run("/group weekend bob", "Created #weekend with bob.")
+    await alice.run("/group #weekend bob", "Created #weekend with bob.")
     await bob.expect(r"» alice added you to #weekend")
     assert [c.display_text.split()[1] for c in completions(bob, "/open we")] == ["#weekend"]
 
