@@ -1,0 +1,138 @@
+"""The wheel is complete: built, installed in a fresh virtual environment away from the
+checkout, it serves (migrations, queries and all) and carries the shell."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+import venv
+import zipfile
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+from conftest import PASSWORD, ROOT, free_port, with_database
+
+from chaat import migrate
+
+# Building and installing into a fresh environment downloads the dependencies once.
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the wheel, the bin folder of a fresh virtual environment it is installed in)."""
+    where = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", where, ROOT],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = where.glob("chaat-*.whl")
+    venv.create(where / "venv", with_pip=True)
+    bin_dir = where / "venv" / "bin"
+    subprocess.run(
+        [bin_dir / "pip", "install", "--quiet", "--disable-pip-version-check", wheel],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return wheel, bin_dir
+
+
+def test_the_wheel_carries_the_sql_the_api_document_and_the_shell(installed):
+    wheel, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "chaat/openapi.json" in names
+    assert "chaat/queries/users/create.sql" in names
+    assert {f"chaat/migrations/{m.name}" for m in migrate.load()} <= names
+    assert "chaat/repl/shell.py" in names
+    # Nothing at the top level but the chaat package and the metadata.
+    top = {name.split("/")[0] for name in names}
+    assert {entry for entry in top if not entry.endswith(".dist-info")} == {"chaat"}
+
+
+def test_the_installed_commands_run_away_from_the_checkout(installed, tmp_path):
+    _, bin_dir = installed
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for command in (["chaat", "--help"], ["chaat", "repl", "--help"], ["chaat", "db", "--help"]):
+        result = subprocess.run(
+            [bin_dir / command[0], *command[1:]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    # The shell imports as chaat.repl, not as a top-level `repl` that could collide.
+    result = subprocess.run(
+        [
+            bin_dir / "python",
+            "-c",
+            "import chaat.repl.shell, importlib.util as u; print(u.find_spec('repl'))",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "None"), result.stderr
+
+
+async def test_the_installed_server_migrates_an_empty_database_and_serves(
+    installed, server_url, tmp_path
+):
+    _, bin_dir = installed
+    name = f"chaat_wheel_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {
+        "DATABASE_URL": with_database(server_url, name),
+        "CHAAT_SECRET_KEY": "x" * 32,
+        "CHAAT_LOG_LEVEL": "WARNING",
+    }
+    server = await asyncio.create_subprocess_exec(
+        bin_dir / "chaat", "serve", "--port", str(port), cwd=tmp_path, env=env
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(f"{base}/health") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                assert server.returncode is None, "chaat serve exited"
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the installed chaat serve never answered /v1/health")
+            body = {"username": "alice", "password": PASSWORD}
+            async with session.post(f"{base}/users", json=body) as resp:
+                assert resp.status == 201
+            async with session.get(f"{base}/openapi.json") as resp:
+                assert (await resp.json())["openapi"].startswith("3.1")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 30)
+        conn = await asyncpg.connect(with_database(server_url, name))
+        try:
+            status = await migrate.status(conn)
+        finally:
+            await conn.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    assert (status.version, status.pending) == (len(migrate.load()), [])
