@@ -246,11 +246,13 @@ class Hub:
         the stream is kicked (raising Kicked) or the send fails.
         """
         async with self.subscribe(subscriber):
-            await sink.send(None, "ready", ready)
             async with db.connection(self._pool) as conn:
                 horizon = await store.events.get_horizon(conn)
-                # Read after subscribing: whatever commits from now on has a larger id.
+                # Read after subscribing, whatever commits from now on has a larger id and
+                # is queued; read before `ready`, so nothing the client causes after
+                # `ready` can fall below the cursor and be skipped.
                 last = await store.events.get_last_id(conn)
+            await sink.send(None, "ready", ready)
             if since is None:
                 cursor = last  # live only: nothing from before `ready`
             elif since < horizon or since > last:

@@ -112,12 +112,7 @@ async def test_a_token_in_the_url_is_not_accepted(client, alice):
 
 
 async def test_friend_events_reach_exactly_the_users_they_name(client, alice, bob, carol):
-    a, b, c = (
-        (await connect(client, u) for u in (alice, bob, carol)) if False else (None, None, None)
-    )
-    a = await connect(client, alice)
-    b = await connect(client, bob)
-    c = await connect(client, carol)
+    a, b, c = [await connect(client, u) for u in (alice, bob, carol)]
 
     resp = await client.post("/v1/friend-requests", json={"to": "bob"}, headers=alice.headers)
     request = await resp.json()
