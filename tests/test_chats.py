@@ -143,9 +143,7 @@ async def test_a_group_needs_no_name(client, friends):
     resp = await client.get(f"/v1/chats/{trio['id']}", headers=carol.headers)
     assert (await resp.json())["name"] is None
     resp = await client.get("/v1/chats", headers=bob.headers)
-    assert sorted(c["id"] for c in (await resp.json())["items"]) == sorted(
-        [trio["id"], pair["id"]]
-    )
+    assert sorted(c["id"] for c in (await resp.json())["items"]) == sorted([trio["id"], pair["id"]])
 
 
 async def test_no_one_but_yourself_makes_a_nameless_group_of_one(client, alice):
@@ -596,7 +594,9 @@ async def test_a_group_name_can_be_taken_away_and_given_back(client, friends):
     assert (event["type"], event["data"]["name"]) == ("chat.updated", None)
     resp = await client.get(f"/v1/chats/{group['id']}", headers=alice.headers)
     assert (await resp.json())["name"] is None
-    resp = await client.patch(f"/v1/chats/{group['id']}", json={"name": "new"}, headers=alice.headers)
+    resp = await client.patch(
+        f"/v1/chats/{group['id']}", json={"name": "new"}, headers=alice.headers
+    )
     assert (await resp.json())["name"] == "new"
     await ws.close()
 
