@@ -5,35 +5,39 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import traceback
 from dataclasses import replace
+from importlib.metadata import version
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 
 from chaat import db, migrate, store
-from chaat.server import configure_logging, database, serve
-from chaat.settings import ConfigError, Settings
+from chaat.server import configure_logging, database, explain, serve
+from chaat.settings import ConfigError, Settings, debug_from_env
 
 
 async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
     assert settings.database_url
     pool = await db.create_pool(settings.database_url, size=1)
     try:
-        async with pool.acquire() as conn:
+        async with db.connection(pool) as conn:
             await migrate.upgrade(conn)
             user_id = await store.users.set_admin(conn, username=username, is_admin=is_admin)
     finally:
         await pool.close()
     if user_id is None:
-        print(f"no such user: {username}", file=sys.stderr)
+        print(f"chaat: no such user: {username}", file=sys.stderr)
         return 1
     print(f"{username} is {'now' if is_admin else 'no longer'} an administrator")
     return 0
 
 
 def admin(settings: Settings, action: str, username: str) -> int:
-    with database(settings) as settings:
+    with database(settings, serving=False) as settings:
         return asyncio.run(_set_admin(settings, username, action == "promote"))
 
 
@@ -58,62 +62,108 @@ async def _database_schema(settings: Settings, action: str) -> int:
 
 def database_schema(settings: Settings, action: str) -> int:
     """`chaat db status` and `chaat db upgrade`."""
-    with database(settings) as settings:
+    with database(settings, serving=False) as settings:
         return asyncio.run(_database_schema(settings, action))
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"chaat: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"at least one worker is needed, not {text!r}")
+    return int(text)
+
+
+DEBUG_HELP = "show the traceback with an error (or set CHAAT_DEBUG=1)"
+DATA_DIR_HELP = "embedded database folder (CHAAT_DATA_DIR, default ./chaat-data)"
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chaat", description="A self-hostable chat server.")
+    p = Parser(
+        prog="chaat",
+        description="A self-hostable chat server.",
+        epilog="Errors are one line on stderr; CHAAT_DEBUG=1 or --debug adds the traceback."
+        " As root, the embedded PostgreSQL runs as the user CHAAT_PG_USER names.",
+    )
+    p.add_argument("--version", action="version", version=f"chaat {version('chaat')}")
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the API server")
     s.add_argument("--host", help="address to listen on (CHAAT_HOST, default 127.0.0.1)")
-    s.add_argument("--port", type=int, help="port to listen on (CHAAT_PORT, default 8080)")
-    s.add_argument("--workers", type=int, help="server processes (CHAAT_WORKERS, default 1)")
-    s.add_argument("--data-dir", type=Path, help="embedded database folder (default ./chaat-data)")
+    s.add_argument("--port", type=_port, help="port to listen on (CHAAT_PORT, default 8080)")
+    s.add_argument("--workers", type=_workers, help="server processes (CHAAT_WORKERS, default 1)")
+    s.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     a = sub.add_parser("admin", help="promote or demote an administrator")
     a.add_argument("action", choices=["promote", "demote"])
     a.add_argument("username")
-    a.add_argument("--data-dir", type=Path, help="embedded database folder (default ./chaat-data)")
+    a.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     d = sub.add_parser("db", help="the database schema: its version, and upgrading it")
     d.add_argument("action", choices=["status", "upgrade"])
-    d.add_argument("--data-dir", type=Path, help="embedded database folder (default ./chaat-data)")
+    d.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     r = sub.add_parser("repl", help="the interactive chat shell")
     r.add_argument("--server", default=os.environ.get("CHAAT_SERVER", "http://127.0.0.1:8080"))
+
+    for command in (s, a, d, r):
+        # Also after the command; SUPPRESS keeps `chaat --debug serve` working.
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+        )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    settings = None
     try:
         settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"chaat: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings)
-    overrides = {
-        name: value
-        for name in ("host", "port", "workers", "data_dir")
-        if (value := getattr(args, name, None)) is not None
-    }
-    settings = replace(settings, **overrides)
-    try:
-        if args.command == "serve":
-            serve(settings)
-        elif args.command == "admin":
-            return admin(settings, args.action, args.username)
-        elif args.command == "db":
-            return database_schema(settings, args.action)
-        elif args.command == "repl":
-            from chaat.repl.shell import run
+        if args.debug:
+            settings = replace(settings, debug=True)
+        configure_logging(settings)
+        overrides = {
+            name: value
+            for name in ("host", "port", "workers", "data_dir")
+            if (value := getattr(args, name, None)) is not None
+        }
+        settings = replace(settings, **overrides)
+        return run(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug or debug_from_env():
+            traceback.print_exc()
+        print(f"chaat: {explain(exc, settings or Settings())}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
 
-            return run(args.server)
-    except ConfigError as exc:
-        print(f"chaat: {exc}", file=sys.stderr)
-        return 2
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        # Until aiohttp takes over: a stop signal unwinds, stopping PostgreSQL on the way.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGHUP, signal.default_int_handler)
+        serve(settings)
+    elif args.command == "admin":
+        return admin(settings, args.action, args.username)
+    elif args.command == "db":
+        return database_schema(settings, args.action)
+    elif args.command == "repl":
+        from chaat.repl.shell import run as run_shell
+
+        return run_shell(args.server)
     return 0
 
 

@@ -6,13 +6,18 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message says which."""
 
 
-def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+def _int(
+    env: dict[str, str], name: str, default: int, *, minimum: int = 1, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -22,7 +27,35 @@ def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 1) -> i
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+def _database_url(env: dict[str, str]) -> str | None:
+    url = env.get("DATABASE_URL") or None
+    if url is not None and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"DATABASE_URL must be a postgresql:// URL"
+            f" (like postgresql://user@localhost:5432/chaat), got {url!r}"
+        )
+    return url
+
+
+def _log_level(env: dict[str, str], default: str) -> str:
+    level = (env.get("CHAAT_LOG_LEVEL") or default).upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"CHAAT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)},"
+            f" got {env['CHAAT_LOG_LEVEL']!r}"
+        )
+    return level
+
+
+def debug_from_env(env: dict[str, str] | None = None) -> bool:
+    """CHAAT_DEBUG: show tracebacks with errors (1, true, yes or on)."""
+    value = (os.environ if env is None else env).get("CHAAT_DEBUG", "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -46,6 +79,10 @@ class Settings:
     login_window: int = 300
     pool_size: int = 10
     log_level: str = "INFO"
+    pg_user: str | None = None
+    """The system user the embedded PostgreSQL runs as when chaat runs as root."""
+    debug: bool = False
+    """Show tracebacks with errors."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,11 +90,11 @@ class Settings:
         env = dict(os.environ if env is None else env)
         defaults = cls()
         return cls(
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=_database_url(env),
             secret_key=env.get("CHAAT_SECRET_KEY", ""),
             data_dir=Path(env.get("CHAAT_DATA_DIR") or defaults.data_dir),
             host=env.get("CHAAT_HOST") or defaults.host,
-            port=_int(env, "CHAAT_PORT", defaults.port),
+            port=_int(env, "CHAAT_PORT", defaults.port, maximum=65535),
             workers=_int(env, "CHAAT_WORKERS", defaults.workers),
             token_ttl=_int(env, "CHAAT_TOKEN_TTL", defaults.token_ttl),
             max_group_size=_int(env, "CHAAT_MAX_GROUP_SIZE", defaults.max_group_size, minimum=2),
@@ -69,7 +106,9 @@ class Settings:
             login_attempts=_int(env, "CHAAT_LOGIN_ATTEMPTS", defaults.login_attempts),
             login_window=_int(env, "CHAAT_LOGIN_WINDOW", defaults.login_window),
             pool_size=_int(env, "CHAAT_POOL_SIZE", defaults.pool_size),
-            log_level=(env.get("CHAAT_LOG_LEVEL") or defaults.log_level).upper(),
+            log_level=_log_level(env, defaults.log_level),
+            pg_user=env.get("CHAAT_PG_USER") or None,
+            debug=debug_from_env(env),
         )
 
     def with_secret_key_from(self, data_dir: Path) -> Settings:
