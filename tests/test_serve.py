@@ -133,10 +133,13 @@ async def test_workers_share_one_port_and_one_database(data_root):
     base = f"http://127.0.0.1:{port}"
     # The access log names the process that answered each request.
     served_by: set[int] = set()
+    warnings: list[bytes] = []
 
     async def read_log() -> None:
         assert server.stderr
         async for line in server.stderr:
+            if b"Warning" in line:
+                warnings.append(line)
             if match := re.search(rb" (\d+) aiohttp\.access: .* 20\d ", line):
                 served_by.add(int(match[1]))
 
@@ -158,6 +161,7 @@ async def test_workers_share_one_port_and_one_database(data_root):
                 assert resp.status == 200
             await asyncio.sleep(0.01)
         assert len(served_by) == 2, served_by
+        assert warnings == []
         assert server.pid not in served_by
         for pid in served_by:  # both are this server's workers
             assert parent_pid(pid) == server.pid

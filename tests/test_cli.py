@@ -1,0 +1,166 @@
+"""The `chaat` command fails like a good command-line tool: one line, what to do, exit != 0."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from importlib.metadata import version
+
+import asyncpg
+import pytest
+from conftest import free_port, with_database
+from test_serve import ROOT, data_root, embedded_env
+
+__all__ = ["data_root"]  # a fixture, used here too
+
+SECRET = {"CHAAT_SECRET_KEY": "a secret only these tests use"}
+
+
+def chaat(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chaat", *args],
+        env={**embedded_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    """The one `chaat: ...` line a failed command printed, checking it was all it said."""
+    assert done.returncode != 0, done
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("chaat: "), lines
+    return lines[0]
+
+
+@pytest.fixture
+async def scratch_url(server_url: str) -> AsyncIterator[str]:
+    """An empty database of our own, dropped afterwards."""
+    name = f"chaat_cli_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute("DROP ROLE IF EXISTS chaat_cli_limited")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def test_version():
+    done = chaat("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"chaat {version('chaat')}"
+
+
+def test_port_in_use(busy_port, data_root):
+    line = one_line_error(chaat("serve", "--port", str(busy_port), "--data-dir", str(data_root)))
+    assert f"127.0.0.1:{busy_port} is already in use" in line
+    assert list(data_root.iterdir()) == [], "it started nothing"
+
+
+def test_database_unreachable():
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/chaat"
+    line = one_line_error(chaat("serve", env={"DATABASE_URL": url, **SECRET}))
+    assert "cannot reach the database" in line
+
+
+def test_database_missing(server_url):
+    url = with_database(server_url, "chaat_no_such_database")
+    line = one_line_error(chaat("serve", env={"DATABASE_URL": url, **SECRET}))
+    assert '"chaat_no_such_database" does not exist' in line
+
+
+def test_malformed_database_url():
+    line = one_line_error(chaat("serve", env={"DATABASE_URL": "localhost", **SECRET}))
+    assert "DATABASE_URL must be a postgresql:// URL" in line
+
+
+def test_unknown_log_level():
+    line = one_line_error(chaat("serve", env={"CHAAT_LOG_LEVEL": "verbose"}))
+    assert "CHAAT_LOG_LEVEL must be one of" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["--port", "70000"], "--port"), (["--workers", "0"], "--workers"), (["--nope"], "--nope")],
+)
+def test_bad_flags(args, expected, data_root):
+    line = one_line_error(chaat("serve", *args, "--data-dir", str(data_root / "data")))
+    assert expected in line
+    assert not (data_root / "data").exists()
+
+
+def test_data_dir_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("")
+    line = one_line_error(chaat("serve", "--data-dir", str(tmp_path / "file")))
+    assert "is a file" in line
+
+
+def test_admin_on_a_missing_data_dir_makes_nothing(tmp_path):
+    data_dir = tmp_path / "no" / "such" / "dir"
+    line = one_line_error(chaat("admin", "promote", "x", "--data-dir", str(data_dir)))
+    assert "no Chaat database in" in line
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.skipif(not ROOT, reason="only root needs CHAAT_PG_USER")
+def test_root_needs_a_postgresql_user(data_root):
+    done = chaat("serve", "--data-dir", str(data_root / "data"), env={"CHAAT_PG_USER": ""})
+    assert "CHAAT_PG_USER" in one_line_error(done)
+    assert not (data_root / "data").exists()
+    done = chaat("serve", "--data-dir", str(data_root / "data"), env={"CHAAT_PG_USER": "no-one"})
+    assert "no such user" in one_line_error(done)
+
+
+async def test_a_failing_migration(scratch_url):
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute("CREATE TABLE schema_migration (version integer, name text)")
+        await conn.execute("INSERT INTO schema_migration VALUES (99, '0099_future.sql')")
+    finally:
+        await conn.close()
+    env = {"DATABASE_URL": scratch_url, **SECRET}
+    for command in (["db", "upgrade"], ["serve", "--port", str(free_port())]):
+        done = await asyncio.to_thread(chaat, *command, env=env)
+        assert "newer than this Chaat knows" in one_line_error(done)
+
+
+async def test_a_failing_worker_stops_the_server(scratch_url):
+    """Two workers need two connections; a role allowed one makes one worker fail."""
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute("CREATE ROLE chaat_cli_limited LOGIN CONNECTION LIMIT 1")
+        database = scratch_url.rsplit("/", 1)[1]
+        await conn.execute(f'ALTER DATABASE "{database}" OWNER TO chaat_cli_limited')
+        await conn.execute("ALTER SCHEMA public OWNER TO chaat_cli_limited")
+    finally:
+        await conn.close()
+    url = scratch_url.replace("//postgres@", "//chaat_cli_limited@")
+    # Quiet the migrations' and the event listener's logs: only the error is the point.
+    env = {"DATABASE_URL": url, "CHAAT_LOG_LEVEL": "ERROR", **SECRET}
+    done = await asyncio.to_thread(
+        chaat, "serve", "--workers", "2", "--port", str(free_port()), env=env
+    )
+    assert "too many connections" in one_line_error(done)
+
+
+def test_debug_shows_the_traceback():
+    done = chaat("--debug", "serve", env={"DATABASE_URL": "localhost"})
+    assert "Traceback" in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("chaat: DATABASE_URL")
