@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from importlib.metadata import version
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -146,12 +147,13 @@ async def test_a_failing_worker_stops_the_server(scratch_url):
     conn = await asyncpg.connect(scratch_url)
     try:
         await conn.execute("CREATE ROLE chaat_cli_limited LOGIN CONNECTION LIMIT 1")
-        database = scratch_url.rsplit("/", 1)[1]
+        database = urlsplit(scratch_url).path.lstrip("/")
         await conn.execute(f'ALTER DATABASE "{database}" OWNER TO chaat_cli_limited')
         await conn.execute("ALTER SCHEMA public OWNER TO chaat_cli_limited")
     finally:
         await conn.close()
-    url = scratch_url.replace("//postgres@", "//chaat_cli_limited@")
+    parts = urlsplit(scratch_url)
+    url = urlunsplit(parts._replace(netloc="chaat_cli_limited@" + parts.netloc.split("@")[-1]))
     # Quiet the migrations' and the event listener's logs: only the error is the point.
     env = {"DATABASE_URL": url, "CHAAT_LOG_LEVEL": "ERROR", **SECRET}
     done = await asyncio.to_thread(
