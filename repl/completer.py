@@ -72,8 +72,12 @@ class ChatCompleter(Completer):
         folded = word.casefold().lstrip("#@")
         for chat in self.state.chats:
             label = self.state.label(chat)
-            bare = label[1:] if label[:1] in ("#", "@") else label
-            if not str(chat["id"]).startswith(word) and not bare.casefold().startswith(folded):
+            if label[:1] in ("#", "@"):
+                names = [label[1:]]
+            else:  # a group without a name: any of its members
+                names = [p["username"] for p in chat["participants"] if p["id"] != self.state.me_id]
+            by_name = any(n.casefold().startswith(folded) for n in names)
+            if not by_name and not str(chat["id"]).startswith(word):
                 continue
             yield Completion(
                 str(chat["id"]),

@@ -28,6 +28,7 @@ async def follow(shell: Shell) -> None:
         try:
             async for event in client.events(since=state.last_event_id):
                 if event.get("type") == "ready":
+                    shell.following = True
                     if failures:  # missed events follow, but a fresh view is cheap
                         await refresh(client, state, "friends", "chats", "requests")
                     if told_lost:
@@ -54,6 +55,8 @@ async def follow(shell: Shell) -> None:
             if not told_bug:
                 shell.error(f"Live updates failed: {exc!r}")
                 told_bug = True
+        finally:
+            shell.following = False
         # A blip is retried quietly; say so once the first retry has failed too.
         failures += 1
         if failures > 1 and not told_lost:

@@ -142,6 +142,8 @@ class Shell:
         self.show_lock = asyncio.Lock()
         """Held while messages of the open chat are printed: see chat_view."""
         self.told_no_events = False
+        self.following = False
+        """Whether the event stream is up: from its `ready` on, every event reaches us."""
         self.leaving: set[int] = set()  # chats we asked to leave
         self._events: asyncio.Task[None] | None = None
         self._running: asyncio.Future[bool] | None = None  # the line being run

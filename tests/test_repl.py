@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import PASSWORD, befriend, sign_up
+from conftest import PASSWORD, befriend, new_chat, sign_up
 from prompt_toolkit.completion import CompleteEvent, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.input import PipeInput, create_pipe_input
@@ -23,7 +23,7 @@ from prompt_toolkit.output import DummyOutput
 
 from chaat.app import create_app
 from chaat.repl.client import ApiError
-from chaat.repl.shell import Shell
+from chaat.repl.shell import Shell, run, server_problem, url_problem
 from chaat.routes import routes
 from chaat.settings import Settings
 
@@ -136,10 +136,9 @@ Open = Callable[..., Awaitable[Terminal]]
 
 
 async def live(*terms: Terminal) -> None:
-    """Wait for the shells' event streams to be connected."""
+    """Wait for the shells' event streams to be up: from `ready` on, every event reaches them."""
     for term in terms:
-        await until(lambda t=term: t.shell.client._events_socket is not None)  # type: ignore[misc]
-    await asyncio.sleep(0.1)  # the server subscribes just after its "ready"
+        await until(lambda t=term: t.shell.following)  # type: ignore[misc]
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -477,13 +476,16 @@ async def test_ctrl_c_interrupts_a_command_that_hangs(terminal: Open) -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
+        silent.setblocking(False)
         term = await terminal(f"http://127.0.0.1:{silent.getsockname()[1]}")
         term.type("/login alice", PASSWORD)
         await until(lambda: shell_owns_sigint(term))
-        await asyncio.sleep(0.2)  # the request is on its way
-        os.kill(os.getpid(), signal.SIGINT)
-        await term.expect(r"Interrupted\.\n")
-        await term.run("/help quit", "leave the shell")
+        async with asyncio.timeout(WAIT):  # the request is on its way
+            connection, _ = await asyncio.get_running_loop().sock_accept(silent)
+        with connection:
+            os.kill(os.getpid(), signal.SIGINT)
+            await term.expect(r"Interrupted\.\n")
+            await term.run("/help quit", "leave the shell")
 
 
 def shell_owns_sigint(term: Terminal) -> bool:
@@ -687,3 +689,138 @@ async def test_quit_and_ctrl_d_end_the_shell_and_its_session(
     by_ctrl_d.pipe.send_text("\x04")
     async with asyncio.timeout(WAIT):
         assert await by_ctrl_d.task == 0
+
+
+# Groups without a name (contract 1.1): shown by their members
+
+
+@needs_events
+async def test_a_group_without_a_name_is_shown_by_its_members(
+    terminal: Open, api: TestClient
+) -> None:
+    alice, bob, carol = [await sign_up(api, name) for name in ("alice", "bob", "carol")]
+    await befriend(api, alice, bob)
+    await befriend(api, alice, carol)
+    await befriend(api, bob, carol)
+    term_a, term_b = await terminal(), await terminal()
+    await term_a.login("alice")
+    await term_b.login("bob")
+    await live(term_a, term_b)
+
+    out = await term_a.run("/group bob carol", r"No messages yet")
+    assert "Created a group with bob, carol.\n" in out
+    chat_id = int(re.search(r"--- bob, carol \(chat (\d+)\) ---", out)[1])  # type: ignore[index]
+    assert term_a.shell.where == "alice bob, carol"
+    # bob is told, and sees the group by its other members
+    await term_b.expect(rf"» alice added you to the group with alice, carol  \(/open {chat_id}\)")
+    await until(lambda: any(c.text == str(chat_id) for c in completions(term_b, "/open ")))
+    found = [c for c in completions(term_b, "/open ") if c.text == str(chat_id)]
+    assert found[0].display_text == f"{chat_id} alice, carol"
+    assert found[0].display_meta_text == "group, 3 members"
+    assert [c.text for c in completions(term_b, "/open car")] == [str(chat_id)]
+
+    # a message there, while bob has no chat open, is a notice naming the members
+    await send(api, carol.token, chat_id, "hi all")
+    await term_b.expect(rf"» \(alice, carol\) carol: hi all  \(/open {chat_id}\)\n")
+    await term_b.run("/chats", rf"{chat_id}  alice, carol  1 unread   carol: hi all")
+    out = await term_b.run('/open "alice, carol"', r"carol: hi all\n")
+    assert f"--- alice, carol (chat {chat_id}) ---" in out
+    await term_a.expect(r"carol: hi all\n")  # alice has it open
+
+    # a name given later replaces the members everywhere
+    resp = await api.patch(
+        f"/v1/chats/{chat_id}", json={"name": "book club"}, headers=carol.headers
+    )
+    assert resp.status == 200, await resp.text()
+    await until(lambda: term_a.shell.where == "alice #book club")
+    await until(lambda: term_b.shell.where == "bob #book club")
+    # ... and taking it away brings them back
+    resp = await api.patch(f"/v1/chats/{chat_id}", json={"name": None}, headers=carol.headers)
+    assert resp.status == 200, await resp.text()
+    await until(lambda: term_b.shell.where == "bob alice, carol")
+
+    # a named group is made with #NAME; the old way (a name first, no #) gets a hint
+    await term_a.run('/group "#book club" bob', "Created #book club with bob.")
+    await term_b.expect(r"» alice added you to #book club  \(/open \d+\)")
+    out = await term_a.run("/group weekend bob", r"error: .*\n")
+    assert out.endswith("""(a group's name starts with #: /group "#weekend" bob)\n"""), out
+    await term_a.run("/leave", "You left #book club.")
+    await term_a.run(f"/open {chat_id}", "hi all")
+    await term_a.run("/leave", "You left the group with bob, carol.")
+    assert "Traceback" not in term_a.text + term_b.text
+
+
+async def test_a_member_removed_from_a_nameless_group_is_told_by_its_members(
+    terminal: Open, api: TestClient
+) -> None:
+    alice, bob, carol = [await sign_up(api, name) for name in ("alice", "bob", "carol")]
+    await befriend(api, alice, bob)
+    await befriend(api, alice, carol)
+    term = await terminal()
+    await term.login("bob")
+    if EVENTS_SERVED:
+        await live(term)
+    group = await new_chat(api, alice, ["bob", "carol"], kind="group")
+    assert group["name"] is None
+    await term.run(f"/open {group['id']}", rf"--- alice, carol \(chat {group['id']}\) ---")
+    resp = await api.delete(f"/v1/chats/{group['id']}/participants/{bob.id}", headers=alice.headers)
+    assert resp.status == 204, await resp.text()
+    if EVENTS_SERVED:
+        await term.expect(r"» You are no longer in the group with alice, carol\.")
+        assert term.shell.where == "bob"
+
+
+# The server URL is checked before the shell starts
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        (
+            "http://127.0.0.1:8080/v1",
+            "--server http://127.0.0.1:8080 (not http://127.0.0.1:8080/v1;",
+        ),
+        ("https://chat.example/v1/", "--server https://chat.example (not"),
+        ("http://h:1/x?y=1", "--server http://h:1 (not"),
+        ("127.0.0.1:8080", "give http://127.0.0.1:8080 instead"),
+        ("ftp://chat.example", "give one like http://127.0.0.1:8080"),
+        ("http://", "give one like http://127.0.0.1:8080"),
+        ("http://h:port", "its port is not a number"),
+    ],
+)
+def test_a_server_url_the_shell_cannot_use_is_refused_with_a_hint(
+    url: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chaat: "), err
+    assert err.count("\n") == 1, err
+    assert hint in err
+
+
+def test_good_server_urls_pass_the_check() -> None:
+    for url in ("http://127.0.0.1:8080", "https://chat.example/", "http://[::1]:8080"):
+        assert url_problem(url) is None
+
+
+async def test_no_server_at_the_url_is_one_line_and_a_failure(
+    capsys: pytest.CaptureFixture[str], settings: Settings, server: TestServer
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert await asyncio.to_thread(run, url) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"chaat: no server answers at {url} (connection refused): is `chaat serve` running there?\n"
+    )
+    # Something answers, but not as Chaat does
+    other = TestServer(web.Application())
+    await other.start_server()
+    try:
+        assert await asyncio.to_thread(run, url_of(other)) == 1
+    finally:
+        await other.close()
+    err = capsys.readouterr().err
+    assert err.endswith("answers, but not as a Chaat server (GET /v1/health answered 404).\n")
+    assert err.count("\n") == 1
+    # A Chaat server passes
+    assert await server_problem(url_of(server)) is None
