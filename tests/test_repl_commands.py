@@ -158,3 +158,10 @@ def test_what_the_word_under_the_cursor_stands_for(text: str, expected: Expected
 )
 def test_nothing_to_complete(text: str) -> None:
     assert expected_at(text) is None
+
+
+def test_help_explains_how_to_name_a_group() -> None:
+    assert help_text("group") == (
+        "/group [#NAME] USERNAME...\n"
+        '    create a group chat with friends, named if #NAME is given ("#book club" with a space)'
+    )
