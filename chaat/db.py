@@ -28,7 +28,7 @@ to the response (chaat.responses) instead of decoding and encoding it again."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # json columns (the API objects schema.sql builds) come back as Python objects.
+    # json columns (the API objects the schema's functions build) come back as Python objects.
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(
             kind, schema="pg_catalog", encoder=json.dumps, decoder=json.loads, format="text"

@@ -43,9 +43,18 @@ GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
 """The client fell too far behind: reconnect with ?since=<last id seen>."""
 
-DATABASE_TROUBLE = (errors.Unavailable, asyncpg.PostgresError, asyncpg.InterfaceError)
-"""What the hub's background work rides out and retries (db.connection translates
-a lost database into errors.Unavailable)."""
+DATABASE_TROUBLE = (OSError, errors.Unavailable, asyncpg.PostgresError, asyncpg.InterfaceError)
+"""The expected failures of the hub's background work: the database went away
+(db.connection says so with errors.Unavailable) or refused a statement."""
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    """One line when the database is the trouble; a traceback for anything else (a bug).
+    Either way the background loop that failed carries on: it must never die quietly."""
+    if isinstance(exc, DATABASE_TROUBLE):
+        log.warning("%s failed (%s: %s); retrying", what, exc.__class__.__name__, exc)
+    else:
+        log.exception("%s failed; retrying", what)
 
 
 @dataclass(frozen=True)
@@ -305,12 +314,12 @@ class Hub:
                 self._spawn(self._check_tokens())
                 await lost.wait()
                 log.warning("event listener connection lost; reconnecting")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("event listener cannot connect (%s); retrying in %.1fs", exc, delay)
+            except Exception as exc:
+                _log_failure("event listener", exc)
             finally:
                 self.listening.clear()
                 if conn is not None and not conn.is_closed():
-                    await conn.close()
+                    conn.terminate()  # never raises: the loop must go on
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
@@ -330,8 +339,8 @@ class Hub:
             self._wake.clear()
             try:
                 await self._dispatch()
-            except DATABASE_TROUBLE as exc:
-                log.warning("event dispatch failed (%s); retrying", exc)
+            except Exception as exc:
+                _log_failure("event dispatch", exc)
                 await asyncio.sleep(POLL_SECONDS)
 
     async def _dispatch(self) -> None:
@@ -363,7 +372,8 @@ class Hub:
         try:
             async with db.connection(self._pool) as conn:
                 live = await store.tokens.list_live(conn, ids=[s.token_id for s in subscribers])
-        except DATABASE_TROUBLE:
+        except Exception as exc:
+            _log_failure("token check", exc)
             return  # the next check will do
         for subscriber in subscribers:
             if subscriber.token_id not in live:
@@ -379,8 +389,8 @@ class Hub:
             try:
                 async with db.connection(self._pool) as conn:
                     await self.prune(conn)
-            except DATABASE_TROUBLE as exc:
-                log.warning("event pruning failed (%s)", exc)
+            except Exception as exc:
+                _log_failure("event pruning", exc)
             await asyncio.sleep(PRUNE_SECONDS)
 
     async def prune(self, conn: asyncpg.Connection) -> int:
