@@ -163,7 +163,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "repl":
         from chaat.repl.shell import run as run_shell
 
-        return run_shell(args.server)
+        exit_code: int = run_shell(args.server)
+        return exit_code
     return 0
 
 

