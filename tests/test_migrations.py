@@ -4,6 +4,9 @@ migrations, concurrent starts apply each migration once, a failure changes nothi
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -264,3 +267,24 @@ def test_loading_ignores_what_is_not_sql(tmp_path: Any):
     (tmp_path / "0001_a.sql").write_text("SELECT 1;")
     (tmp_path / "__init__.py").write_text("")
     assert [m.name for m in migrate.load(tmp_path)] == ["0001_a.sql"]
+
+
+async def test_chaat_db_status_and_upgrade(new_database):
+    env = {**os.environ, "DATABASE_URL": await new_database(), "CHAAT_SECRET_KEY": "x" * 32}
+
+    def chaat_db(action: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "chaat", "db", action],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout.splitlines()
+
+    names = [m.name for m in MIGRATIONS]
+    assert chaat_db("status") == ["schema version 0", *(f"pending {n}" for n in names)]
+    assert chaat_db("upgrade") == [*(f"applied {n}" for n in names), f"schema version {len(names)}"]
+    assert chaat_db("upgrade") == ["nothing to do", f"schema version {len(names)}"]
+    assert chaat_db("status") == [f"schema version {len(names)}"]
