@@ -15,7 +15,7 @@ import socket
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,23 @@ async def database_url(server_url: str, template: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def empty_database(server_url: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Makes databases with no schema at all (a new deployment's); drops them at the end."""
+    admin = await asyncpg.connect(server_url)
+    names: list[str] = []
+
+    async def make() -> str:
+        names.append(f"chaat_empty_{uuid.uuid4().hex[:12]}")
+        await admin.execute(f'CREATE DATABASE "{names[-1]}"')
+        return with_database(server_url, names[-1])
+
+    yield make
+    for name in names:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
 
 
 @pytest.fixture
@@ -219,14 +236,25 @@ async def start_chaat(env: dict[str, str], *args: str) -> tuple[asyncio.subproce
         env={**env, "CHAAT_LOG_LEVEL": "WARNING"},
     )
     base = f"http://127.0.0.1:{port}"
+    try:
+        await until_healthy(base, server)
+    except AssertionError:
+        server.kill()
+        raise
+    return server, base
+
+
+async def until_healthy(base: str, server: asyncio.subprocess.Process | None = None) -> None:
+    """Wait until the chaat serve at base answers /v1/health; fail if server exits first."""
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
             try:
                 async with session.get(f"{base}/v1/health") as resp:
                     if resp.status == 200:
-                        return server, base
+                        return
             except aiohttp.ClientConnectionError:
                 pass
+            if server is not None and server.returncode is not None:
+                raise AssertionError(f"chaat serve exited with status {server.returncode}")
             await asyncio.sleep(0.1)
-    server.kill()
-    raise AssertionError("chaat serve did not start")
+    raise AssertionError(f"chaat serve at {base} never answered /v1/health")

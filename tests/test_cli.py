@@ -43,7 +43,7 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 async def scratch_url(server_url: str) -> AsyncIterator[str]:
-    """An empty database of our own, dropped afterwards."""
+    """An empty database of our own, dropped afterwards (with the role a test may add)."""
     name = f"chaat_cli_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url)
     try:

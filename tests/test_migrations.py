@@ -7,14 +7,12 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 import asyncpg
 import pytest
-from conftest import PASSWORD, ROOT, with_database
+from conftest import PASSWORD, ROOT
 
 from chaat import migrate
 from chaat.app import create_app
@@ -62,32 +60,15 @@ async def catalog(conn: asyncpg.Connection) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture
-async def new_database(server_url: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
-    """Makes empty databases (no schema at all); drops them at the end."""
-    admin = await asyncpg.connect(server_url)
-    names: list[str] = []
-
-    async def make() -> str:
-        names.append(f"chaat_migration_{uuid.uuid4().hex[:12]}")
-        await admin.execute(f'CREATE DATABASE "{names[-1]}"')
-        return with_database(server_url, names[-1])
-
-    yield make
-    for name in names:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
-
-
 async def test_the_migration_files_are_numbered_from_one():
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
     assert len(MIGRATIONS) >= 2
     assert all(m.name.startswith(f"{m.version:04}_") for m in MIGRATIONS)
 
 
-async def test_a_fresh_database_ends_exactly_as_schema_sql_describes(new_database):
-    migrated = await asyncpg.connect(await new_database())
-    described = await asyncpg.connect(await new_database())
+async def test_a_fresh_database_ends_exactly_as_schema_sql_describes(empty_database):
+    migrated = await asyncpg.connect(await empty_database())
+    described = await asyncpg.connect(await empty_database())
     try:
         assert [m.name for m in await migrate.upgrade(migrated)] == [m.name for m in MIGRATIONS]
         await described.execute((ROOT / "schema.sql").read_text())
@@ -100,8 +81,10 @@ async def test_a_fresh_database_ends_exactly_as_schema_sql_describes(new_databas
         await described.close()
 
 
-async def test_a_chaat_1_0_database_upgrades_with_its_data(new_database, aiohttp_client, settings):
-    url = await new_database()
+async def test_a_chaat_1_0_database_upgrades_with_its_data(
+    empty_database, aiohttp_client, settings
+):
+    url = await empty_database()
     conn = await asyncpg.connect(url)
     try:
         # A 1.0 deployment: its schema.sql, users, a friendship, a group and its messages.
@@ -164,7 +147,7 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(new_database, aiohttp
     assert (resp.status, (await resp.json())["name"]) == (201, None)
 
     conn = await asyncpg.connect(url)
-    fresh = await asyncpg.connect(await new_database())
+    fresh = await asyncpg.connect(await empty_database())
     try:
         status = await migrate.status(conn)
         assert (status.version, status.pending, status.legacy) == (len(MIGRATIONS), [], False)
@@ -184,8 +167,8 @@ async def test_upgrading_an_up_to_date_database_changes_nothing(client, conn, al
     assert await catalog(conn) == shape
 
 
-async def test_concurrent_starts_apply_each_migration_exactly_once(new_database):
-    url = await new_database()
+async def test_concurrent_starts_apply_each_migration_exactly_once(empty_database):
+    url = await empty_database()
     # Not idempotent on purpose: a second run would add a second row.
     counted = [
         *MIGRATIONS,
@@ -208,8 +191,8 @@ async def test_concurrent_starts_apply_each_migration_exactly_once(new_database)
             await c.close()
 
 
-async def test_a_failing_migration_leaves_the_previous_version_and_says_so(new_database):
-    conn = await asyncpg.connect(await new_database())
+async def test_a_failing_migration_leaves_the_previous_version_and_says_so(empty_database):
+    conn = await asyncpg.connect(await empty_database())
     broken = migrate.Migration(
         len(MIGRATIONS) + 1,
         f"{len(MIGRATIONS) + 1:04}_broken.sql",
@@ -237,8 +220,8 @@ async def test_a_failing_migration_leaves_the_previous_version_and_says_so(new_d
         await conn.close()
 
 
-async def test_a_database_newer_than_the_code_is_refused(new_database):
-    conn = await asyncpg.connect(await new_database())
+async def test_a_database_newer_than_the_code_is_refused(empty_database):
+    conn = await asyncpg.connect(await empty_database())
     try:
         await migrate.upgrade(conn)
         with pytest.raises(migrate.MigrationError, match="newer than this Chaat"):
@@ -269,8 +252,8 @@ def test_loading_ignores_what_is_not_sql(tmp_path: Any):
     assert [m.name for m in migrate.load(tmp_path)] == ["0001_a.sql"]
 
 
-async def test_chaat_db_status_and_upgrade(new_database):
-    env = {**os.environ, "DATABASE_URL": await new_database(), "CHAAT_SECRET_KEY": "x" * 32}
+async def test_chaat_db_status_and_upgrade(empty_database):
+    env = {**os.environ, "DATABASE_URL": await empty_database(), "CHAAT_SECRET_KEY": "x" * 32}
 
     def chaat_db(action: str) -> list[str]:
         result = subprocess.run(

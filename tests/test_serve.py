@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import PASSWORD, free_port, start_chaat
+from conftest import PASSWORD, free_port, start_chaat, until_healthy
 
 ROOT = os.geteuid() == 0
 
@@ -69,19 +69,6 @@ def postmasters(pgdata: Path) -> list[int]:
         except (OSError, ValueError):
             continue
     return [pid for pid, parent in found.items() if parent not in found]
-
-
-async def until_up(base: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{base}/v1/health") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("chaat serve did not start")
 
 
 async def until_no_postmaster(pgdata: Path) -> None:
@@ -145,7 +132,7 @@ async def test_workers_share_one_port_and_one_database(data_root):
 
     reader = asyncio.create_task(read_log())
     try:
-        await until_up(base)
+        await until_healthy(base)
         # Fresh connections, which the kernel spreads over the workers, until both answered.
         for n in range(6):
             body = {"username": f"user{n}", "password": PASSWORD}

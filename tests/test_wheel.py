@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 import venv
 import zipfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
-from conftest import PASSWORD, ROOT, free_port, with_database
+from conftest import PASSWORD, ROOT, free_port, until_healthy
 
 from chaat import migrate
 
@@ -60,10 +59,11 @@ def test_the_wheel_carries_the_sql_the_api_document_and_the_shell(installed):
 
 def test_the_installed_commands_run_away_from_the_checkout(installed, tmp_path):
     _, bin_dir = installed
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    for command in (["chaat", "--help"], ["chaat", "repl", "--help"], ["chaat", "db", "--help"]):
-        result = subprocess.run(
-            [bin_dir / command[0], *command[1:]],
+
+    def run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        return subprocess.run(
+            [bin_dir / program, *args],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -71,68 +71,44 @@ def test_the_installed_commands_run_away_from_the_checkout(installed, tmp_path):
             timeout=60,
             check=False,
         )
+
+    assert run("chaat", "--version").stdout.startswith("chaat ")
+    for command in (["--help"], ["repl", "--help"], ["db", "--help"], ["admin", "--help"]):
+        result = run("chaat", *command)
         assert result.returncode == 0, result.stderr
     # The shell imports as chaat.repl, not as a top-level `repl` that could collide.
-    result = subprocess.run(
-        [
-            bin_dir / "python",
-            "-c",
-            "import chaat.repl.shell, importlib.util as u; print(u.find_spec('repl'))",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run(
+        "python", "-c", "import chaat.repl.shell, importlib.util as u; print(u.find_spec('repl'))"
     )
     assert (result.returncode, result.stdout.strip()) == (0, "None"), result.stderr
 
 
 async def test_the_installed_server_migrates_an_empty_database_and_serves(
-    installed, server_url, tmp_path
+    installed, empty_database, tmp_path
 ):
     _, bin_dir = installed
-    name = f"chaat_wheel_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = await empty_database()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {
-        "DATABASE_URL": with_database(server_url, name),
-        "CHAAT_SECRET_KEY": "x" * 32,
-        "CHAAT_LOG_LEVEL": "WARNING",
-    }
+    env |= {"DATABASE_URL": url, "CHAAT_SECRET_KEY": "x" * 32, "CHAAT_LOG_LEVEL": "WARNING"}
     server = await asyncio.create_subprocess_exec(
         bin_dir / "chaat", "serve", "--port", str(port), cwd=tmp_path, env=env
     )
-    base = f"http://127.0.0.1:{port}/v1"
+    base = f"http://127.0.0.1:{port}"
     try:
+        await until_healthy(base, server)
         async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                try:
-                    async with session.get(f"{base}/health") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert server.returncode is None, "chaat serve exited"
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the installed chaat serve never answered /v1/health")
             body = {"username": "alice", "password": PASSWORD}
-            async with session.post(f"{base}/users", json=body) as resp:
+            async with session.post(f"{base}/v1/users", json=body) as resp:
                 assert resp.status == 201
-            async with session.get(f"{base}/openapi.json") as resp:
+            async with session.get(f"{base}/v1/openapi.json") as resp:
                 assert (await resp.json())["openapi"].startswith("3.1")
     finally:
         server.send_signal(signal.SIGTERM)
         await asyncio.wait_for(server.wait(), 30)
-        conn = await asyncpg.connect(with_database(server_url, name))
-        try:
-            status = await migrate.status(conn)
-        finally:
-            await conn.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    conn = await asyncpg.connect(url)
+    try:
+        status = await migrate.status(conn)
+    finally:
+        await conn.close()
     assert (status.version, status.pending) == (len(migrate.load()), [])
