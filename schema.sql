@@ -117,24 +117,72 @@ CREATE TABLE message (
     CONSTRAINT message_client_id_once UNIQUE (chat_sesh_id, sender_id, client_id)
 );
 
+-- The highest event id pruned so far: a client resuming below it has missed
+-- events that are gone, and is told to resync. id_shift lifts the ids made from
+-- transaction ids above those a sequence gave out before (migration 0003).
+CREATE TABLE event_horizon (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    pruned_through bigint NOT NULL DEFAULT 0,
+    id_shift       bigint NOT NULL DEFAULT 0
+);
+INSERT INTO event_horizon DEFAULT VALUES;
+
+-- An event's id is its place in the stream: (writing transaction's id + id_shift) * 1024
+-- + its number within the transaction. No lock is shared by the writers: a reader
+-- delivers only the events below settled_event_id(), where every transaction that
+-- could still write one has ended, and so sees the stream in id order (the whole
+-- argument is in chaat/events.py). A transaction takes its locks before its first
+-- write, so that one waiting on another's lock gets a larger transaction id.
+CREATE FUNCTION next_event_id() RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    written integer := coalesce(nullif(current_setting('chaat.events_written', true), ''), '0');
+BEGIN
+    IF written >= 1024 THEN
+        RAISE EXCEPTION 'one transaction writes at most 1024 events';
+    END IF;
+    PERFORM set_config('chaat.events_written', (written + 1)::text, true);
+    RETURN (pg_current_xact_id()::text::bigint + (SELECT id_shift FROM event_horizon)) * 1024
+        + written;
+END
+$$;
+
+-- Every event below this id is committed or will never exist.
+CREATE FUNCTION settled_event_id() RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT (least(
+        pg_snapshot_xmax(s)::text::bigint,
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+         WHERE x::xid NOT IN (
+             SELECT backend_xid FROM pg_stat_activity
+             WHERE backend_xid IS NOT NULL
+               AND (datname IS DISTINCT FROM current_database()
+                    OR backend_type <> 'client backend'))))
+        + (SELECT id_shift FROM event_horizon)) * 1024
+    FROM pg_current_snapshot() AS s
+$$;
+
 -- Live events, kept for replay (GET /v1/events?since=). An event goes to one
 -- user (user_id) or to a chat's participants at that moment (chat_sesh_id, see
 -- chat_membership), so a message to a 100-member group is one row, not 100.
--- Ids are handed out under one lock held until commit (queries/events/lock_clock.sql),
--- so they become visible in id order: a reader that has seen id N has seen
--- everything below N that will ever exist.
+-- message.created refers to its message (message_id) rather than copying it.
 CREATE TABLE event (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           bigint PRIMARY KEY DEFAULT next_event_id(),
     user_id      bigint REFERENCES app_user (id) ON DELETE CASCADE,
     chat_sesh_id bigint REFERENCES chat_sesh (id) ON DELETE CASCADE,
     type         text NOT NULL,
-    data         json NOT NULL,
+    data         json,
     created_at   timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT event_one_audience CHECK ((user_id IS NULL) <> (chat_sesh_id IS NULL))
+    message_id   bigint REFERENCES message (id) ON DELETE CASCADE,
+    CONSTRAINT event_one_audience CHECK ((user_id IS NULL) <> (chat_sesh_id IS NULL)),
+    CONSTRAINT event_data_or_message CHECK ((data IS NULL) <> (message_id IS NULL))
 );
 CREATE INDEX event_user ON event (user_id, id) WHERE user_id IS NOT NULL;
 CREATE INDEX event_chat ON event (chat_sesh_id, id) WHERE chat_sesh_id IS NOT NULL;
 CREATE INDEX event_created_at ON event (created_at);
+CREATE INDEX event_message ON event (message_id) WHERE message_id IS NOT NULL;
 
 -- Who received a chat's events when: a user gets the chat's events with ids from
 -- from_event_id (the event that brought them in) to until_event_id (the one that
@@ -152,13 +200,6 @@ CREATE INDEX chat_membership_user ON chat_membership (user_id);
 CREATE UNIQUE INDEX chat_membership_one_open
     ON chat_membership (chat_sesh_id, user_id) WHERE until_event_id IS NULL;
 
--- The highest event id pruned so far: a client resuming below it has missed
--- events that are gone, and is told to resync.
-CREATE TABLE event_horizon (
-    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    pruned_through bigint NOT NULL DEFAULT 0
-);
-INSERT INTO event_horizon DEFAULT VALUES;
 
 -- Every timestamp in the API has this one shape: 2026-11-24T10:15:00.123456Z.
 CREATE FUNCTION rfc3339(t timestamptz) RETURNS text
@@ -216,4 +257,76 @@ AS $$
                                     AND m.sender_id <> viewer_id), 0))
     FROM (SELECT NULL) AS dummy
     LEFT JOIN chat_participant me ON me.chat_sesh_id = c.id AND me.user_id = viewer_id
+$$;
+
+-- The advisory locks that serialise a chat's writers, and everything two users do
+-- to their friendship.
+CREATE FUNCTION chat_lock_key(chat_id bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT hashtextextended('chat ' || chat_id, 0) $$;
+
+CREATE FUNCTION pair_lock_key(user_a bigint, user_b bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT hashtextextended(
+        least(user_a, user_b)::text || ':' || greatest(user_a, user_b)::text, 0)
+$$;
+
+-- A send in one round trip: checks, seq, message and its event. outcome is sent,
+-- repeated (a retried client_id), client_id_conflict, not_found or not_friends
+-- (stranger: the other side's username).
+CREATE FUNCTION send_message(
+    p_chat_id bigint, p_sender_id bigint, p_body text, p_client_id text,
+    OUT outcome text, OUT message json, OUT stranger text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    c chat_sesh;
+    m message;
+BEGIN
+    -- Locks before any write, the pair's before the chat's (see chaat/access.py). The
+    -- pair's lock, as unfriending takes it: no send to a direct chat slips past one.
+    SELECT * INTO c FROM chat_sesh WHERE id = p_chat_id;
+    IF c.kind = 'direct' THEN
+        PERFORM pg_advisory_xact_lock(pair_lock_key(c.direct_low, c.direct_high));
+    END IF;
+    PERFORM pg_advisory_xact_lock(chat_lock_key(p_chat_id));
+    IF c.id IS NULL OR NOT EXISTS (
+        SELECT FROM chat_participant WHERE chat_sesh_id = p_chat_id AND user_id = p_sender_id
+    ) THEN
+        outcome := 'not_found';
+        RETURN;
+    END IF;
+    IF c.kind = 'direct' THEN
+        IF NOT EXISTS (
+            SELECT FROM friendship WHERE user_low = c.direct_low AND user_high = c.direct_high
+        ) THEN
+            outcome := 'not_friends';
+            SELECT username INTO stranger FROM app_user
+            WHERE id = c.direct_low + c.direct_high - p_sender_id;
+            RETURN;
+        END IF;
+    END IF;
+    IF p_client_id IS NOT NULL THEN
+        SELECT * INTO m FROM message
+        WHERE chat_sesh_id = p_chat_id AND sender_id = p_sender_id AND client_id = p_client_id;
+        IF FOUND THEN
+            outcome := CASE WHEN m.body = p_body THEN 'repeated' ELSE 'client_id_conflict' END;
+            message := message_json(m);
+            RETURN;
+        END IF;
+    END IF;
+    UPDATE chat_sesh SET last_seq = last_seq + 1, last_activity_at = clock_timestamp()
+    WHERE id = p_chat_id
+    RETURNING last_seq INTO c.last_seq;
+    -- A sender who had read everything has read their own message too.
+    UPDATE chat_participant SET last_read_seq = c.last_seq
+    WHERE chat_sesh_id = p_chat_id AND user_id = p_sender_id AND last_read_seq = c.last_seq - 1;
+    INSERT INTO message (chat_sesh_id, seq, sender_id, body, client_id)
+    VALUES (p_chat_id, c.last_seq, p_sender_id, p_body, p_client_id)
+    RETURNING * INTO m;
+    INSERT INTO event (chat_sesh_id, type, message_id) VALUES (p_chat_id, 'message.created', m.id);
+    outcome := 'sent';
+    message := message_json(m);
+END
 $$;

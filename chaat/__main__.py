@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import asyncpg
 
-from chaat import db, migrate, store
+from chaat import db, events, migrate, store
 from chaat.server import configure_logging, database, explain, serve
 from chaat.settings import ConfigError, Settings, debug_from_env
 
@@ -27,6 +27,11 @@ async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
         async with db.connection(pool) as conn:
             await migrate.upgrade(conn)
             user_id = await store.users.set_admin(conn, username=username, is_admin=is_admin)
+            if user_id is not None:
+                # Running servers forget the tokens they checked for this user (auth.py).
+                await store.events.notify_many(
+                    conn, channels=[events.TOKENS_CHANNEL], payloads=[str(user_id)]
+                )
     finally:
         await pool.close()
     if user_id is None:

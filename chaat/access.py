@@ -2,8 +2,13 @@
 
 - A chat the caller is not in answers 404 everywhere, as if it did not exist;
   administrators may read chats and their participants (`readable_chat`), nothing more.
-- A change to a chat takes the chat's row lock, then checks participation under it
-  (`locked_chat`), so that a change and someone's removal cannot interleave.
+- A change to a chat takes the chat's lock, then checks participation under it
+  (`locked_chat`; a send does the same in SQL, send_message in schema.sql), so that a
+  change and someone's removal cannot interleave.
+- Locks come before a transaction's first write, so that a transaction that waited
+  for another gets the larger transaction id, hence the larger event ids (chaat.events);
+  and a pair's lock comes before a chat's, so that no two transactions wait for each
+  other.
 - Only friends share chats: `require_friends` is the one way to say who is not one.
 - Two users have at most one direct chat (`direct_chat`, get-or-create).
 """
@@ -35,7 +40,7 @@ async def readable_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
 
 
 async def locked_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
-    """participant_chat under the chat's row lock, held to the end of the transaction."""
+    """participant_chat under the chat's lock, held to the end of the transaction."""
     await store.chats.lock(conn, id=chat_id)
     return await participant_chat(conn, me, chat_id)
 
@@ -71,21 +76,27 @@ def not_friends(usernames: list[str], *, field: str) -> errors.NotFriends:
 
 
 async def direct_chat(conn: Connection, me: Caller, other_id: int) -> tuple[int, bool]:
-    """(id, whether it is new) of the direct chat of the caller and other_id, made if need be.
+    """(id, whether it is new) of the direct chat of the caller and other_id; made (and
+    announced) if need be.
 
-    chat_sesh_direct_pair settles two users creating it at the same moment.
+    Under the pair's lock, before any write: two users creating it at once make one.
     """
-    chat_id = await store.chats.create_direct(conn, user_a=me.id, user_b=other_id, created_by=me.id)
-    if chat_id is not None:
-        await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, other_id])
-        return chat_id, True
     existing = await store.chats.get_direct(conn, user_a=me.id, user_b=other_id)
-    assert existing is not None, "create_direct met a conflict, so the chat exists"
-    return existing, False
+    if existing is not None:
+        return existing, False
+    await store.friend_requests.lock_pair(conn, user_a=me.id, user_b=other_id)
+    chat_id = await store.chats.create_direct(conn, user_a=me.id, user_b=other_id, created_by=me.id)
+    if chat_id is None:  # made by the other side while we waited for the lock
+        existing = await store.chats.get_direct(conn, user_a=me.id, user_b=other_id)
+        assert existing is not None, "create_direct met a conflict, so the chat exists"
+        return existing, False
+    await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, other_id])
+    await announce_chat(conn, chat_id)
+    return chat_id, True
 
 
-async def chat_created_event(conn: Connection, chat_id: int) -> events.Event:
+async def announce_chat(conn: Connection, chat_id: int) -> None:
     """chat.created for a chat made in this transaction; its participants start hearing it."""
     chat = await store.chats.get_json(conn, id=chat_id, viewer_id=None)
     members = [user["id"] for user in chat["participants"]]
-    return events.to_chat(chat_id, "chat.created", chat, joined=members)
+    await events.publish(conn, events.to_chat(chat_id, "chat.created", chat, joined=members))

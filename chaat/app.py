@@ -11,7 +11,7 @@ from aiohttp import web
 from chaat import db, keys, middlewares, migrate
 from chaat.events import GOING_AWAY, Hub
 from chaat.routes import routes
-from chaat.security import Passwords, Tokens
+from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
 
 MAX_BODY = 64 * 1024
@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> web.Application:
         time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
     )
     app[keys.tokens] = Tokens(settings.secret_key, ttl=settings.token_ttl)
+    app[keys.checked_tokens] = CheckedTokens()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_events)
     app.on_shutdown.append(_close_streams)
@@ -61,7 +62,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _events(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.settings]
     assert settings.database_url
-    hub = Hub(app[keys.pool], settings.database_url, retention=settings.event_retention)
+    hub = Hub(
+        app[keys.pool],
+        settings.database_url,
+        retention=settings.event_retention,
+        revocations=app[keys.checked_tokens],
+    )
     await hub.start()
     app[keys.hub] = hub
     yield

@@ -1,4 +1,5 @@
-"""Who is calling: a bearer token checked against its database row on every request."""
+"""Who is calling: a bearer token, checked against its database row (and remembered for a
+while, see security.CheckedTokens)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,16 @@ async def authenticate(app: web.Application, token: str | None) -> Caller:
     token_id = app[keys.tokens].unsign(token) if token else None
     if token_id is None:
         raise errors.Unauthorized()
+    checked = app[keys.checked_tokens]
+    caller = checked.get(token_id)
+    if caller is not None:
+        return caller
+    ticket = checked.ticket()
     async with db.connection(app[keys.pool]) as conn:
         row = await store.tokens.get_user(conn, token_id=token_id)
     if row is None:
         raise errors.Unauthorized()
-    return Caller(
+    caller = Caller(
         id=row["id"],
         username=row["username"],
         is_admin=row["is_admin"],
@@ -50,3 +56,5 @@ async def authenticate(app: web.Application, token: str | None) -> Caller:
         expires_at=row["expires_at"],
         json=row["json"],
     )
+    checked.put(token_id, caller, user_id=caller.id, expires_at=caller.expires_at, ticket=ticket)
+    return caller

@@ -80,12 +80,10 @@ async def create_chat(
         else:
             chat_id = await store.chats.create_group(conn, name=name, created_by=me.id)
             await store.participants.add_many(conn, chat_id=chat_id, user_ids=[me.id, *others])
+            await access.announce_chat(conn, chat_id)
             created = True
-        news = [await access.chat_created_event(conn, chat_id)] if created else []
         if message is not None:
-            _, sent = await messages.append(conn, me, chat_id, body=message, client_id=client_id)
-            news += sent
-        await events.publish(conn, *news)
+            await messages.append(conn, me, chat_id, body=message, client_id=client_id)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id), created
 
 
@@ -123,8 +121,11 @@ async def add_participant(
         chat = await access.locked_chat(conn, me, chat_id)
         newcomer = await users.find(conn, user)
         if newcomer["id"] != me.id:
-            # Under the pair's lock, so that an unfriending in flight settles first.
-            await store.friend_requests.lock_pair(conn, user_a=me.id, user_b=newcomer["id"])
+            if chat["kind"] == "group":
+                # Under the pair's lock, so that an unfriending in flight settles first.
+                # (Never in a direct chat, refused below anyway: there a pair's lock after
+                # the chat's could deadlock with a send, which takes them the other way.)
+                await store.friend_requests.lock_pair(conn, user_a=me.id, user_b=newcomer["id"])
             await access.require_friends(conn, me, [newcomer], field="user")
         if await store.participants.exists(conn, chat_id=chat_id, user_id=newcomer["id"]):
             raise errors.AlreadyParticipant()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from importlib import resources
 from typing import Any, NewType
 
@@ -35,10 +35,21 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+class _PoolConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pool connection released without asyncpg's reset query (a round trip on every
+    release). Chaat leaves no session state on pool connections: no LISTEN, no session
+    settings, advisory locks only for a transaction (migrations unlock theirs); an open
+    transaction is still rolled back."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
     """Open a pool whose connections speak UTC and decode jsonb."""
     pool = await asyncpg.create_pool(
         dsn,
+        connection_class=_PoolConnection,
         min_size=1,
         max_size=size,
         init=_init_connection,
@@ -49,13 +60,31 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
     return pool
 
 
+_on_commit: dict[int, list[Callable[[], None]]] = {}
+"""Per connection (by id) in a connection() block: what to run once its work commits."""
+
+
+def on_commit(conn: asyncpg.Connection, callback: Callable[[], None]) -> None:
+    """Run callback when the connection() block using conn ends without an error, that is
+    once what it did has committed (its transaction, or its statements one by one)."""
+    callbacks = _on_commit.setdefault(id(conn), [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
 @contextlib.asynccontextmanager
 async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """Acquire a connection for the block; what goes wrong in it becomes an API error
     (see translate_db_errors), for HTTP requests, `chaat admin` and the event hub alike."""
     with translate_db_errors():
         async with pool.acquire() as conn:
-            yield conn
+            try:
+                yield conn
+            except BaseException:
+                _on_commit.pop(id(conn), None)
+                raise
+            for callback in _on_commit.pop(id(conn), ()):
+                callback()
 
 
 @contextlib.asynccontextmanager

@@ -1,14 +1,29 @@
 """Live events: recorded with the change they describe, delivered once it commits.
 
-    use case ── publish(conn, ...) ──> event rows + pg_notify, in its transaction
-                                            │ commit (PostgreSQL delivers the notify only then)
-    every process: Hub listener <───────────┘ LISTEN chaat_events
-        Hub._dispatch: events after the cursor, with their recipients among local users
-            └──> Subscriber.queue (bounded) ──> the WebSocket or SSE writer
+    use case ── publish(conn, ...) ──> event rows, in its transaction
+                 └─ after commit: wake() ──> this process's hubs, and NOTIFY (coalesced)
+    every process: Hub listener <── LISTEN chaat_events
+        Hub._dispatch: settled events after the cursor, with their recipients among
+        local users ──> Subscriber.queue (bounded) ──> the WebSocket or SSE writer
 
-The event rows are the truth; the notification only says "look". A listener
-that was down, or a notification that never came, costs latency, not events:
-the dispatcher also polls, and every reader follows the stream by id.
+The event rows are the truth; a wake-up only says "look". A listener that was
+down, or a notification that never came, costs latency, not events: the
+dispatcher also polls, and every reader follows the stream by id.
+
+Order without a lock. An event's id is (writing transaction's id) * 1024 + its
+number within the transaction (next_event_id() in schema.sql), so ids are handed
+out without any lock shared by the writers, and two transactions' events never
+interleave. A transaction's id is given at its first write, so writers take their
+locks before their first write (chaat.access): one that waited for another's lock
+gets a larger id, and a chat's events follow its order (seq). Ids do not become
+visible in id order, though: a transaction with a smaller id may commit later. So
+readers deliver only below the settled id (settled_event_id()): the smallest id of
+a transaction still running in this database (from the snapshot's running
+transactions), below which every event is committed or will never exist. Events
+above it wait, typically a few milliseconds; a transaction left open in Chaat's
+database holds them back until it ends (the dispatcher logs it), one elsewhere in
+the cluster does not. Every reader then sees the stream in id order: ids grow for
+each user, and `?since=<last id>` resumes with nothing lost and nothing twice.
 """
 
 from __future__ import annotations
@@ -16,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
+import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +51,11 @@ BATCH = 500
 POLL_SECONDS = 1.0
 TOKEN_CHECK_SECONDS = 30.0
 PRUNE_SECONDS = 600.0
+SETTLE_SECONDS = 0.005
+"""First look again this soon when committed events wait for an earlier transaction."""
+HELD_WARNING_SECONDS = 10.0
+REVOCATION_ECHO_SECONDS = 0.5
+"""How long a revocation waits to hear its own notification come back."""
 
 # Close codes a client sees (WebSocket); SSE streams simply end.
 POLICY_VIOLATION = 1008
@@ -82,13 +104,11 @@ def to_chat(
 
 
 async def publish(conn: asyncpg.Connection, *events: Event) -> None:
-    """Record events in the caller's transaction; clients get them once it commits.
-
-    Call it last in the transaction: it takes the event clock, which is held until commit.
-    """
+    """Record events in the caller's transaction (a db.connection() block); clients get
+    them once it commits. The transaction must have taken its locks already (see above)."""
     if not events:
         return
-    await store.events.lock_clock(conn)
+    db.on_commit(conn, wake)
     for event in events:
         event_id = await store.events.create(
             conn, user_id=event.user_id, chat_id=event.chat_id, type=event.type, data=event.data
@@ -101,12 +121,34 @@ async def publish(conn: asyncpg.Connection, *events: Event) -> None:
             await store.events.open_membership(
                 conn, chat_id=event.chat_id, user_ids=list(event.joined), event_id=event_id
             )
-    await store.events.notify(conn, channel=EVENTS_CHANNEL, payload="")
 
 
-async def tokens_changed(conn: asyncpg.Connection, user_id: int) -> None:
-    """Have every process recheck this user's open streams once the transaction commits."""
-    await store.events.notify(conn, channel=TOKENS_CHANNEL, payload=str(user_id))
+_hubs: weakref.WeakSet[Hub] = weakref.WeakSet()
+"""The running hubs of this process (one per app; tests run several)."""
+
+
+def wake() -> None:
+    """Events were committed: the hubs of this process look now, and tell the others."""
+    for hub in list(_hubs):
+        hub.wake()
+
+
+async def tokens_revoked(pool: asyncpg.Pool, user_id: int) -> None:
+    """Some of a user's tokens were revoked (committed): this process forgets it checked
+    them and closes their streams now, and tells the others; we answer once our own
+    listener heard it back, so theirs have it too."""
+    hubs = list(_hubs)
+    for hub in hubs:
+        hub.tokens_revoked(user_id)
+    nonce = secrets.token_hex(8)
+    heard = [hub.await_notification(nonce) for hub in hubs]
+    async with db.connection(pool) as conn:
+        await store.events.notify_many(
+            conn, channels=[TOKENS_CHANNEL], payloads=[f"{user_id} {nonce}"]
+        )
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(REVOCATION_ECHO_SECONDS):
+            await asyncio.gather(*heard)
 
 
 def frame(event_id: int | None, type: str, data: str) -> str:
@@ -187,30 +229,53 @@ class Sink(Protocol):
         """Called when nothing was sent for a while (SSE writes a keep-alive)."""
 
 
+class Revocations(Protocol):
+    """Who must hear of revoked tokens (security.CheckedTokens): the hub says when it
+    listens for them, and which user's tokens changed."""
+
+    def listening(self, up: bool) -> None: ...
+
+    def revoked(self, user_id: int) -> None: ...
+
+
 class Hub:
     """This process's end of the event stream: one listener, one dispatcher, many subscribers."""
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str, *, retention: int) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, dsn: str, *, retention: int, revocations: Revocations
+    ) -> None:
         self._pool = pool
+        self._revocations = revocations
         self._dsn = dsn
         self._retention = retention
         self._subscribers: dict[int, set[Subscriber]] = {}
         self._cursor = 0
+        """Every event up to here is dispatched."""
+        self._reaching = 0
+        """Up to where the dispatch under way goes: it names its recipients when it
+        starts, so a stream that subscribes meanwhile replays up to here itself."""
         self._wake = asyncio.Event()
+        self._outbox: set[tuple[str, str]] = set()
+        self._outbox_ready = asyncio.Event()
+        self._name = secrets.token_hex(8)
+        """Our NOTIFY payload, so that the listener can skip our own wake-ups."""
+        self._echoes: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up (tests wait for it)."""
 
     async def start(self) -> None:
         async with db.connection(self._pool) as conn:
-            self._cursor = await store.events.get_last_id(conn)
+            self._cursor = (await store.events.get_position(conn))["settled"] - 1
         for work in (
             self._listen(),
             self._dispatch_forever(),
+            self._notify_forever(),
             self._check_tokens_forever(),
             self._prune_forever(),
         ):
             self._spawn(work)
+        _hubs.add(self)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await self.listening.wait()
@@ -222,10 +287,30 @@ class Hub:
         task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
+        _hubs.discard(self)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        """New events committed here: dispatch them, and wake the other processes."""
+        self._wake.set()
+        self._send(EVENTS_CHANNEL, self._name)
+
+    def await_notification(self, nonce: str) -> asyncio.Future[None]:
+        """Resolved when our listener hears a tokens notification carrying nonce."""
+        future = asyncio.get_running_loop().create_future()
+        if not self.listening.is_set():
+            future.set_result(None)  # nothing to wait for: the others poll meanwhile
+        else:
+            self._echoes[nonce] = future
+            future.add_done_callback(lambda _: self._echoes.pop(nonce, None))
+        return future
+
+    def tokens_revoked(self, user_id: int) -> None:
+        self._revocations.revoked(user_id)
+        self._spawn(self._check_tokens(user_id))
 
     def kick_all(self, code: int, reason: str) -> None:
         for subscribers in self._subscribers.values():
@@ -248,29 +333,34 @@ class Hub:
     ) -> None:
         """Feed one stream: `ready` (its data given as JSON text), replay from since, then live.
 
-        The subscriber is registered before `ready` goes out and before the replay
-        reads the database: a client that acts on `ready` hears of its own doing, and an
-        event commits either before the replay (and is replayed) or after the
-        registration (and is queued); one in both is skipped by id. Returns when
-        the stream is kicked (raising Kicked) or the send fails.
+        At the moment the subscriber is registered, every event up to where the
+        dispatcher has reached goes without it, and every later one will be dispatched
+        to it: the replay reads up to there (or the settled id, if later) from the
+        table, the queue brings the rest, and an event in both is skipped by id. A
+        stream without since skips what had committed before `ready` (below the
+        settled id, and the unsettled ones) and gets everything that commits after it.
+        Returns when the stream is kicked (raising Kicked) or the send fails.
         """
         async with self.subscribe(subscriber):
+            dispatched = max(self._cursor, self._reaching)
             async with db.connection(self._pool) as conn:
                 horizon = await store.events.get_horizon(conn)
-                # Read after subscribing, whatever commits from now on has a larger id and
-                # is queued; read before `ready`, so nothing the client causes after
-                # `ready` can fall below the cursor and be skipped.
-                last = await store.events.get_last_id(conn)
+                position = await store.events.get_position(conn)
             await sink.send(None, "ready", ready)
-            if since is None:
-                cursor = last  # live only: nothing from before `ready`
-            elif since < horizon or since > last:
+            old_news: set[int] = set()
+            if since is not None and (since < horizon or since > position["last"]):
                 # Below the horizon, events are gone; above the last id, the client's
                 # position is from some other stream (a restored database, say).
                 await sink.send(None, "resync_required", "{}")
-                cursor = last
+                since = None
+            if since is None:  # live only: nothing that had committed before `ready`
+                cursor = position["settled"] - 1
+                old_news = set(position["unsettled"])
             else:
-                cursor = await self._replay(subscriber.user_id, since, sink)
+                # A since beyond `through` came from a process ahead of ours: nothing to
+                # replay, and the queue brings what follows it.
+                through = max(dispatched, position["settled"] - 1)
+                cursor = max(since, await self._replay(subscriber.user_id, since, through, sink))
             while True:
                 remaining = subscriber.expires_at.timestamp() - time.time()
                 if remaining <= 0:
@@ -278,16 +368,16 @@ class Hub:
                 delivery = await subscriber.next(within=min(remaining, 15.0))
                 if delivery is None:
                     await sink.idle()
-                elif delivery.id > cursor:
+                elif delivery.id > cursor and delivery.id not in old_news:
                     await sink.send(delivery.id, delivery.type, delivery.data)
                     cursor = delivery.id
 
-    async def _replay(self, user_id: int, since: int, sink: Sink) -> int:
+    async def _replay(self, user_id: int, since: int, through: int, sink: Sink) -> int:
         cursor = since
         while True:
             async with db.connection(self._pool) as conn:
                 rows = await store.events.list_for_user(
-                    conn, user_id=user_id, after=cursor, limit=BATCH
+                    conn, user_id=user_id, after=cursor, through=through, limit=BATCH
                 )
             for row in rows:
                 await sink.send(row["id"], row["type"], row["data"])
@@ -305,9 +395,10 @@ class Hub:
                 conn = await asyncpg.connect(self._dsn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(EVENTS_CHANNEL, lambda *_: self._wake.set())
+                await conn.add_listener(EVENTS_CHANNEL, self._on_events)
                 await conn.add_listener(TOKENS_CHANNEL, self._on_tokens_changed)
                 self.listening.set()
+                self._revocations.listening(True)
                 delay = 0.5
                 # Whatever happened while we were not listening is in the table.
                 self._wake.set()
@@ -318,45 +409,107 @@ class Hub:
                 _log_failure("event listener", exc)
             finally:
                 self.listening.clear()
+                self._revocations.listening(False)
                 if conn is not None and not conn.is_closed():
                     conn.terminate()  # never raises: the loop must go on
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
+    def _on_events(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload != self._name:  # our own wake-up was handled when we sent it
+            self._wake.set()
+
     def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if payload.isdigit() and int(payload) in self._subscribers:
-            self._spawn(self._check_tokens(int(payload)))
+        user, _, nonce = payload.partition(" ")
+        echo = self._echoes.get(nonce)
+        if echo is not None and not echo.done():
+            echo.set_result(None)
+        if not user.isdigit():
+            return
+        self._revocations.revoked(int(user))
+        if int(user) in self._subscribers:
+            self._spawn(self._check_tokens(int(user)))
+
+    # The notifier: wake-ups for the other processes, after commit, many in one NOTIFY.
+
+    def _send(self, channel: str, payload: str) -> None:
+        self._outbox.add((channel, payload))
+        self._outbox_ready.set()
+
+    async def _notify_forever(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            # Everything queued while the last NOTIFY was on its way goes in this one.
+            batch, self._outbox = self._outbox, set()
+            try:
+                async with db.connection(self._pool) as conn:
+                    await store.events.notify_many(
+                        conn,
+                        channels=[channel for channel, _ in batch],
+                        payloads=[payload for _, payload in batch],
+                    )
+            except Exception as exc:
+                _log_failure("event notification", exc)
+                await asyncio.sleep(POLL_SECONDS)  # the others poll meanwhile
 
     # The dispatcher: follows the stream by id and hands each event to local subscribers.
 
     async def _dispatch_forever(self) -> None:
+        wait = POLL_SECONDS
+        held_since: float | None = None
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
             # the cancellation that stop() sends, and the hub would never stop.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_SECONDS):
+                async with asyncio.timeout(wait):
                     await self._wake.wait()
             self._wake.clear()
             try:
-                await self._dispatch()
+                settling = await self._dispatch()
             except Exception as exc:
                 _log_failure("event dispatch", exc)
-                await asyncio.sleep(POLL_SECONDS)
-
-    async def _dispatch(self) -> None:
-        while True:
-            async with db.connection(self._pool) as conn:
-                rows = await store.events.list_since(
-                    conn, after=self._cursor, user_ids=list(self._subscribers), limit=BATCH
+                wait = POLL_SECONDS
+                continue
+            if not settling:
+                wait, held_since = POLL_SECONDS, None
+                continue
+            # Committed events wait for an earlier transaction: look again soon.
+            now = time.monotonic()
+            if held_since is None:
+                held_since, wait = now, SETTLE_SECONDS
+            else:
+                wait = min(wait * 2, POLL_SECONDS)
+            if now - held_since > HELD_WARNING_SECONDS:
+                log.warning(
+                    "live events held back for %.0f s by a transaction left open in the"
+                    " database (see pg_stat_activity)",
+                    now - held_since,
                 )
-            for row in rows:
-                delivery = Delivery(row["id"], row["type"], row["data"])
-                for user_id in row["recipients"]:
-                    for subscriber in self._subscribers.get(user_id, ()):
-                        subscriber.offer(delivery)
-                self._cursor = row["id"]
-            if len(rows) < BATCH:
-                return
+                held_since = now
+
+    async def _dispatch(self) -> bool:
+        """Deliver the settled events after the cursor; whether committed ones still wait."""
+        async with db.connection(self._pool) as conn:
+            position = await store.events.get_position(conn)
+            self._reaching = position["settled"] - 1
+            while True:
+                rows = await store.events.list_since(
+                    conn,
+                    after=self._cursor,
+                    before=position["settled"],
+                    user_ids=list(self._subscribers),
+                    limit=BATCH,
+                )
+                for row in rows:
+                    delivery = Delivery(row["id"], row["type"], row["data"])
+                    for user_id in row["recipients"]:
+                        for subscriber in self._subscribers.get(user_id, ()):
+                            subscriber.offer(delivery)
+                    self._cursor = row["id"]
+                if len(rows) < BATCH:
+                    self._cursor = max(self._cursor, position["settled"] - 1)
+                    return bool(position["unsettled"])
 
     # Revoked and expired tokens: their streams close at once, on every process.
 

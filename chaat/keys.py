@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from chaat.events import Hub
-from chaat.security import Passwords, Tokens
+from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ pool = web.AppKey("pool", asyncpg.Pool)
 passwords = web.AppKey("passwords", Passwords)
 tokens = web.AppKey("tokens", Tokens)
 hub = web.AppKey("hub", Hub)
+checked_tokens = web.AppKey("checked_tokens", CheckedTokens["Caller"])
 
 current_user = web.RequestKey["Caller"]("current_user")
 body = web.RequestKey("body", dict[str, Any])

@@ -17,46 +17,36 @@ JSON = dict[str, Any]
 
 async def append(
     conn: Connection, me: Caller, chat_id: int, *, body: str, client_id: str | None
-) -> tuple[JSON, list[events.Event]]:
-    """Store a message in a chat the caller may write to: (message, the events to publish).
+) -> tuple[JSON, bool]:
+    """Store a message in a chat the caller may write to: (message, whether it is new).
 
-    A retried client_id answers the first message and no event.
-
-    Runs inside the caller's transaction, under the chat's lock, so membership
-    is checked against committed changes and a retried client_id finds the first send.
+    One statement (send_message in schema.sql) takes the chat's lock, checks who may
+    write, numbers the message and records its message.created event. A retried
+    client_id answers the first message and records nothing.
     """
-    chat = await access.locked_chat(conn, me, chat_id)
-    if chat["kind"] == "direct":
-        other = chat["direct_high"] if chat["direct_low"] == me.id else chat["direct_low"]
-        if not await store.friendships.exists(conn, user_a=me.id, user_b=other):
-            raise access.not_friends([await _username(conn, other)], field="chat")
-    if client_id is not None:
-        earlier = await store.messages.get_by_client_id(
-            conn, chat_id=chat_id, sender_id=me.id, client_id=client_id
-        )
-        if earlier is not None:
-            if earlier["body"] != body:
-                raise errors.ClientIdConflict()
-            return earlier["json"], []
-    message = await store.messages.create(
+    sent = await store.messages.send(
         conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id
     )
-    return message["json"], [events.to_chat(chat_id, "message.created", message["json"])]
-
-
-async def _username(conn: Connection, user_id: int) -> str:
-    user = await store.users.get_by_id(conn, id=user_id)
-    return user["username"] if user else str(user_id)
+    if sent["outcome"] == "not_found":
+        raise errors.NotFound("No such chat.")
+    if sent["outcome"] == "not_friends":
+        raise access.not_friends([sent["stranger"]], field="chat")
+    if sent["outcome"] == "client_id_conflict":
+        raise errors.ClientIdConflict()
+    if sent["outcome"] == "sent":
+        db.on_commit(conn, events.wake)
+    return sent["message"], sent["outcome"] == "sent"
 
 
 async def send(
     pool: asyncpg.Pool, me: Caller, *, chat_id: int, body: str, client_id: str | None
 ) -> tuple[JSON, bool]:
-    """Send to a chat: (message, whether it is new; a retried client_id is not)."""
-    async with db.transaction(pool) as conn:
-        message, news = await append(conn, me, chat_id, body=body, client_id=client_id)
-        await events.publish(conn, *news)
-        return message, bool(news)
+    """Send to a chat: (message, whether it is new; a retried client_id is not).
+
+    One round trip: send_message is a statement of its own, hence its own transaction.
+    """
+    async with db.connection(pool) as conn:
+        return await append(conn, me, chat_id, body=body, client_id=client_id)
 
 
 async def send_to_user(
@@ -66,11 +56,8 @@ async def send_to_user(
     async with db.transaction(pool) as conn:
         other = await users.find(conn, user)
         await access.require_friends(conn, me, [other], field="user")
-        chat_id, chat_created = await access.direct_chat(conn, me, other["id"])
-        message, news = await append(conn, me, chat_id, body=body, client_id=client_id)
-        announce = [await access.chat_created_event(conn, chat_id)] if chat_created else []
-        await events.publish(conn, *announce, *news)
-        return message, bool(news)
+        chat_id, _ = await access.direct_chat(conn, me, other["id"])
+        return await append(conn, me, chat_id, body=body, client_id=client_id)
 
 
 async def history(

@@ -1,11 +1,17 @@
-"""Passwords (Argon2id, hashed off the event loop) and tokens (itsdangerous-signed)."""
+"""Passwords (Argon2id, hashed off the event loop), tokens (itsdangerous-signed), and the
+cache of checked tokens."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 import argon2
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+T = TypeVar("T")
 
 TOKEN_PREFIX = "chaat_"
 """Tokens start with this, so a leaked one is easy to recognise (and to scan for)."""
@@ -62,3 +68,53 @@ class Tokens:
         except BadSignature:  # SignatureExpired is a BadSignature too
             return None
         return token_id if isinstance(token_id, int) and 0 < token_id < 2**63 else None
+
+
+class CheckedTokens(Generic[T]):
+    """Tokens recently checked against their rows, so that most requests need no
+    database trip to know their caller.
+
+    Revocation still takes effect at once: trusted only while the event hub listens for
+    revocations (events.TOKENS_CHANNEL), a user's entries go when one arrives (the
+    revoking process drops them before it answers), and everything goes whenever the
+    listener drops. A check that raced a revocation is not remembered (ticket), and no
+    entry outlives max_age seconds or its token.
+    """
+
+    def __init__(self, *, max_age: float = 60.0) -> None:
+        self._max_age = max_age
+        self._entries: dict[int, tuple[int, T, datetime, float]] = {}
+        self._revocations = 0
+        self._trusted = False
+
+    def get(self, token_id: int) -> T | None:
+        entry = self._entries.get(token_id) if self._trusted else None
+        if entry is None:
+            return None
+        _, value, expires_at, checked_at = entry
+        if time.monotonic() - checked_at > self._max_age or expires_at <= datetime.now(UTC):
+            del self._entries[token_id]
+            return None
+        return value
+
+    def ticket(self) -> int:
+        """Take before reading a token's row; give it to put() with what was read."""
+        return self._revocations
+
+    def put(
+        self, token_id: int, value: T, *, user_id: int, expires_at: datetime, ticket: int
+    ) -> None:
+        if self._trusted and ticket == self._revocations:
+            self._entries[token_id] = (user_id, value, expires_at, time.monotonic())
+
+    def revoked(self, user_id: int) -> None:
+        """Some of the user's tokens were revoked (or their account changed)."""
+        self._revocations += 1
+        for token_id in [t for t, entry in self._entries.items() if entry[0] == user_id]:
+            del self._entries[token_id]
+
+    def listening(self, up: bool) -> None:
+        """Whether revocations can reach us now; entries from before never count."""
+        self._revocations += 1
+        self._entries.clear()
+        self._trusted = up

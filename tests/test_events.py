@@ -294,16 +294,16 @@ async def test_a_rolled_back_send_produces_no_event(client, alice, bob, conn):
     b = await connect(client, bob)
     chat_id = await chat_with(client, alice, bob)
     await b.expect("chat.created")
-    # Make the commit itself fail for one body: the event row and the notification
-    # were written, and must vanish with the rollback.
+    # Make the commit itself fail for one body: the message and its event row were
+    # written, and must vanish with the rollback, waking no one.
     await conn.execute(
         """
         CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF NEW.data->>'body' = 'boom' THEN RAISE EXCEPTION 'refused'; END IF;
+            IF NEW.body = 'boom' THEN RAISE EXCEPTION 'refused'; END IF;
             RETURN NULL;
         END $$;
-        CREATE CONSTRAINT TRIGGER refuse_boom AFTER INSERT ON event
+        CREATE CONSTRAINT TRIGGER refuse_boom AFTER INSERT ON message
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_boom();
         """
     )

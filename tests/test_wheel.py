@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,13 +23,29 @@ from chaat import migrate
 # Building and installing into a fresh environment downloads the dependencies once.
 pytestmark = pytest.mark.timeout(900)
 
+BUILD_CONTEXT = [
+    line[1:].strip()
+    for line in (ROOT / ".dockerignore").read_text().splitlines()
+    if line.startswith("!")
+]
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the wheel, the bin folder of a fresh virtual environment it is installed in)."""
     where = tmp_path_factory.mktemp("wheel")
+    # Built from what the Docker build context holds (.dockerignore), copied out of the
+    # checkout: that is all a build needs, and builds running at once do not collide.
+    source = where / "source"
+    source.mkdir()
+    for name in BUILD_CONTEXT:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=IGNORED)
+        else:
+            shutil.copy(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", where, ROOT],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", where, source],
         check=True,
         capture_output=True,
         timeout=300,

@@ -52,5 +52,5 @@ async def rename(conn: Connection, *, id: int, name: str | None) -> None:
     await queries.chats.rename(conn, id=id, name=name)
 
 
-async def lock(conn: Connection, *, id: int) -> int:
-    return await queries.chats.lock(conn, id=id)  # type: ignore[no-any-return]
+async def lock(conn: Connection, *, id: int) -> None:
+    await queries.chats.lock(conn, id=id)

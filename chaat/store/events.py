@@ -9,10 +9,6 @@ from asyncpg import Connection, Record
 from chaat.db import queries
 
 
-async def lock_clock(conn: Connection) -> None:
-    await queries.events.lock_clock(conn)
-
-
 async def create(
     conn: Connection, *, user_id: int | None, chat_id: int | None, type: str, data: Any
 ) -> int:
@@ -21,19 +17,25 @@ async def create(
     )
 
 
-async def notify(conn: Connection, *, channel: str, payload: str) -> None:
-    await queries.events.notify(conn, channel=channel, payload=payload)
+async def notify_many(conn: Connection, *, channels: list[str], payloads: list[str]) -> None:
+    await queries.events.notify_many(conn, channels=channels, payloads=payloads)
 
 
 async def list_since(
-    conn: Connection, *, after: int, user_ids: list[int], limit: int
+    conn: Connection, *, after: int, before: int, user_ids: list[int], limit: int
 ) -> list[Record]:
-    rows = queries.events.list_since(conn, after=after, user_ids=user_ids, limit=limit)
+    rows = queries.events.list_since(
+        conn, after=after, before=before, user_ids=user_ids, limit=limit
+    )
     return [row async for row in rows]
 
 
-async def list_for_user(conn: Connection, *, user_id: int, after: int, limit: int) -> list[Record]:
-    rows = queries.events.list_for_user(conn, user_id=user_id, after=after, limit=limit)
+async def list_for_user(
+    conn: Connection, *, user_id: int, after: int, through: int, limit: int
+) -> list[Record]:
+    rows = queries.events.list_for_user(
+        conn, user_id=user_id, after=after, through=through, limit=limit
+    )
     return [row async for row in rows]
 
 
@@ -41,8 +43,9 @@ async def get_horizon(conn: Connection) -> int:
     return await queries.events.get_horizon(conn)  # type: ignore[no-any-return]
 
 
-async def get_last_id(conn: Connection) -> int:
-    return await queries.events.get_last_id(conn)  # type: ignore[no-any-return]
+async def get_position(conn: Connection) -> Record:
+    """settled (every event below it is known), unsettled (committed ids above it), last."""
+    return await queries.events.get_position(conn)
 
 
 async def prune(conn: Connection, *, retention_seconds: int) -> int:

@@ -11,19 +11,12 @@ from chaat.db import JsonText, queries
 JSON = dict[str, Any]
 
 
-async def create(
+async def send(
     conn: Connection, *, chat_id: int, sender_id: int, body: str, client_id: str | None
 ) -> Record:
-    return await queries.messages.create(
+    """outcome (sent, repeated, client_id_conflict, not_found, not_friends), message, stranger."""
+    return await queries.messages.send(
         conn, chat_id=chat_id, sender_id=sender_id, body=body, client_id=client_id
-    )
-
-
-async def get_by_client_id(
-    conn: Connection, *, chat_id: int, sender_id: int, client_id: str
-) -> Record | None:
-    return await queries.messages.get_by_client_id(
-        conn, chat_id=chat_id, sender_id=sender_id, client_id=client_id
     )
 
 

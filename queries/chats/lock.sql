@@ -1,4 +1,4 @@
 -- name: lock(id)$
--- Take the chat's row lock, as sending a message does: membership changes and
--- sends to one chat then happen one at a time. Answers the chat's last seq.
-SELECT last_seq FROM chat_sesh WHERE id = :id FOR NO KEY UPDATE;
+-- Take the chat's lock, as sending a message does (send_message): changes to one
+-- chat then happen one at a time. Taken before the transaction's first write.
+SELECT pg_advisory_xact_lock(chat_lock_key(:id));

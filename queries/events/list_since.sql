@@ -1,17 +1,18 @@
--- name: list_since(after, user_ids, limit)
--- The next events after id `after`, for the dispatcher: each with those of
--- user_ids (the users connected to this process) it is meant for.
+-- name: list_since(after, before, user_ids, limit)
+-- The events after id `after` and below `before` (settled), for the dispatcher:
+-- each with those of user_ids (the users connected to this process) it is meant for.
 WITH batch AS (
-    SELECT * FROM event WHERE id > :after ORDER BY id LIMIT :limit)
-SELECT b.id, b.type, b.data::text AS data,
+    SELECT * FROM event WHERE id > :after AND id < :before ORDER BY id LIMIT :limit)
+SELECT b.id, b.type, coalesce(b.data, message_json(m))::text AS data,
        CASE WHEN b.user_id IS NOT NULL THEN
            CASE WHEN b.user_id = ANY(:user_ids::bigint[]) THEN ARRAY[b.user_id] ELSE '{}' END
        ELSE ARRAY(
-           SELECT m.user_id FROM chat_membership m
-           WHERE m.chat_sesh_id = b.chat_sesh_id
-             AND m.user_id = ANY(:user_ids::bigint[])
-             AND m.from_event_id <= b.id
-             AND (m.until_event_id IS NULL OR m.until_event_id >= b.id))
+           SELECT cm.user_id FROM chat_membership cm
+           WHERE cm.chat_sesh_id = b.chat_sesh_id
+             AND cm.user_id = ANY(:user_ids::bigint[])
+             AND cm.from_event_id <= b.id
+             AND (cm.until_event_id IS NULL OR cm.until_event_id >= b.id))
        END AS recipients
 FROM batch b
+LEFT JOIN message m ON m.id = b.message_id
 ORDER BY b.id;

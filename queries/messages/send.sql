@@ -1,0 +1,4 @@
+-- name: send(chat_id, sender_id, body, client_id)^
+-- Send a message in one round trip (send_message in schema.sql): its outcome,
+-- the message, and for not_friends the other side's username.
+SELECT outcome, message, stranger FROM send_message(:chat_id, :sender_id, :body, :client_id);

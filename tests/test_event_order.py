@@ -1,0 +1,186 @@
+"""The event stream without a lock: writers in two server processes and transactions held
+open for random times, while every reader gets every event of theirs, once, in id order."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from conftest import User, befriend, sign_up, start_chaat
+
+pytestmark = pytest.mark.timeout(180)
+
+USERS = 5
+
+
+class Reader:
+    """One event socket of one user, collecting everything it is sent."""
+
+    def __init__(
+        self, user: User, base: str, session: aiohttp.ClientSession, *, since: int
+    ) -> None:
+        self.user, self.base, self.session, self.since = user, base, session, since
+        self.received: list[dict[str, Any]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def connect(self, since: int) -> None:
+        self.ws = await self.session.ws_connect(
+            f"{self.base}/v1/events?since={since}", headers=self.user.headers
+        )
+        ready = json.loads((await self.ws.receive(timeout=10)).data)
+        assert ready["type"] == "ready"
+        self.task = asyncio.create_task(self._read(self.ws))
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                self.received.append(json.loads(msg.data))
+
+    async def reconnect(self) -> None:
+        """Drop the socket and resume after the last event seen."""
+        assert self.ws is not None
+        assert self.task is not None
+        await self.ws.close()
+        await self.task
+        await self.connect(self.received[-1]["id"] if self.received else self.since)
+
+
+async def expected_ids(conn: asyncpg.Connection, user: User, since: int) -> list[int]:
+    """From the table itself: the user's events after since (memberships do not change here)."""
+    rows = await conn.fetch(
+        """
+        SELECT e.id FROM event e
+        WHERE e.id > $2
+          AND (e.user_id = $1 OR e.chat_sesh_id IN (
+                   SELECT chat_sesh_id FROM chat_participant WHERE user_id = $1))
+        ORDER BY e.id
+        """,
+        user.id,
+        since,
+    )
+    return [r["id"] for r in rows]
+
+
+async def test_readers_get_every_event_once_in_order_while_writers_race(client, settings, conn):
+    rng = random.Random(9)
+    users = [await sign_up(client, f"user{n}") for n in range(USERS)]
+    for a, b in itertools.combinations(users, 2):
+        await befriend(client, a, b)
+    chats = []
+    for members in (users, users[:3], users[1:]):
+        resp = await client.post(
+            "/v1/chats",
+            json={"participants": [u.username for u in members], "kind": "group"},
+            headers=members[0].headers,
+        )
+        chats.append(((await resp.json())["id"], members))
+    for a, b in [(users[0], users[1]), (users[2], users[3])]:
+        resp = await client.post(
+            "/v1/chats", json={"participants": [b.username]}, headers=a.headers
+        )
+        chats.append(((await resp.json())["id"], [a, b]))
+    since = await conn.fetchval("SELECT max(id) FROM event")
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "CHAAT_SECRET_KEY": settings.secret_key,
+    }
+    other, remote = await start_chaat(env)
+    local = str(client.make_url("")).rstrip("/")
+    session = aiohttp.ClientSession()
+    try:
+        # Every user listens on both processes.
+        readers = [Reader(u, base, session, since=since) for u in users for base in (local, remote)]
+        for reader in readers:
+            await reader.connect(since)
+
+        async def http_writer(n: int) -> None:
+            for i in range(25):
+                chat_id, members = rng.choice(chats)
+                sender = rng.choice(members)
+                base = (local, remote)[(n + i) % 2]
+                async with session.post(
+                    f"{base}/v1/chats/{chat_id}/messages",
+                    json={"body": f"http {n}.{i}"},
+                    headers=sender.headers,
+                ) as resp:
+                    assert resp.status == 201, await resp.text()
+
+        async def slow_writer(n: int) -> None:
+            # Transactions that write events and then stay open for a while, so later
+            # ids commit before them; some roll back. send_message is what a send runs.
+            db = await asyncpg.connect(settings.database_url)
+            try:
+                for i in range(8):
+                    chat_id, members = rng.choice(chats)
+                    transaction = db.transaction()
+                    await transaction.start()
+                    await db.execute(
+                        "SELECT send_message($1, $2, $3, NULL)",
+                        chat_id,
+                        rng.choice(members).id,
+                        f"slow {n}.{i}",
+                    )
+                    await asyncio.sleep(rng.uniform(0, 0.3))
+                    if rng.random() < 0.25:
+                        await transaction.rollback()
+                    else:
+                        await transaction.commit()
+            finally:
+                await db.close()
+
+        async def idle_in_transaction() -> None:
+            # A transaction in the same database that holds a transaction id (and no
+            # events) for a while: delivery waits for it, then catches up.
+            db = await asyncpg.connect(settings.database_url)
+            try:
+                async with db.transaction():
+                    await db.execute("UPDATE app_user SET display_name = display_name")
+                    await asyncio.sleep(0.8)
+            finally:
+                await db.close()
+
+        async def reconnecting() -> None:
+            for reader in readers[::3]:
+                await asyncio.sleep(0.2)
+                await reader.reconnect()
+
+        await asyncio.gather(
+            *(http_writer(n) for n in range(4)),
+            *(slow_writer(n) for n in range(3)),
+            idle_in_transaction(),
+            reconnecting(),
+        )
+
+        # Each reader ends up with exactly the user's events from the table, in id order.
+        expected = {u.id: await expected_ids(conn, u, since) for u in users}
+        assert all(len(ids) > 40 for ids in expected.values())
+        for reader in readers:
+            for _ in range(200):
+                if len(reader.received) >= len(expected[reader.user.id]):
+                    break
+                await asyncio.sleep(0.05)
+            got = [e["id"] for e in reader.received]
+            assert got == expected[reader.user.id], (reader.user.username, reader.base)
+
+        # And within each chat, messages come in seq order with no gap.
+        for reader in readers:
+            seqs: dict[int, list[int]] = {}
+            for event in reader.received:
+                if event["type"] == "message.created":
+                    seqs.setdefault(event["data"]["chat_id"], []).append(event["data"]["seq"])
+            for chat_seqs in seqs.values():
+                assert chat_seqs == list(range(chat_seqs[0], chat_seqs[0] + len(chat_seqs)))
+    finally:
+        await session.close()
+        other.terminate()
+        await asyncio.wait_for(other.wait(), 10)
