@@ -16,6 +16,7 @@ from typing import NoReturn
 import asyncpg
 
 from chaat import db, events, migrate, store
+from chaat.embedded import EmbeddedError
 from chaat.server import configure_logging, database, explain, serve
 from chaat.settings import ConfigError, Settings, debug_from_env
 
@@ -49,6 +50,7 @@ def admin(settings: Settings, action: str, username: str) -> int:
 async def _database_schema(settings: Settings, action: str) -> int:
     assert settings.database_url
     conn = await asyncpg.connect(settings.database_url)
+    applied: list[migrate.Migration] = []
     try:
         if action == "upgrade":
             applied = await migrate.upgrade(conn)
@@ -133,12 +135,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "repl":  # the client: none of the server's settings concern it
+        from chaat.repl.shell import run as run_shell
+
+        exit_code: int = run_shell(args.server)
+        return exit_code
     settings = None
     try:
         settings = Settings.from_env()
         if args.debug:
             settings = replace(settings, debug=True)
-        configure_logging(settings)
+        configure_logging(settings, quiet=args.command != "serve")
         overrides = {
             name: value
             for name in ("host", "port", "workers", "data_dir")
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug or debug_from_env():
             traceback.print_exc()
         print(f"chaat: {explain(exc, settings or Settings())}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+        return 2 if isinstance(exc, ConfigError | EmbeddedError) else 1
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -165,11 +172,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return admin(settings, args.action, args.username)
     elif args.command == "db":
         return database_schema(settings, args.action)
-    elif args.command == "repl":
-        from chaat.repl.shell import run as run_shell
-
-        exit_code: int = run_shell(args.server)
-        return exit_code
     return 0
 
 

@@ -56,7 +56,8 @@ def require_group(chat: Record) -> None:
 async def require_friends(
     conn: Connection, me: Caller, people: Iterable[Record], *, field: str
 ) -> None:
-    """403 not_friends naming everyone in people (user rows) who is not the caller's friend."""
+    """403 not_friends naming everyone in people (user rows) who is not the caller's friend
+    (the caller is not their own: there is no chat with yourself)."""
     strangers = [
         person["username"]
         for person in people

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 log = logging.getLogger(__name__)
@@ -217,8 +217,8 @@ def _check_reachable(pgdata: Path, user: User | None) -> None:
         )
     if _run(["test", "-w", str(pgdata), "-a", "-x", str(pgdata)], user, Path("/")).returncode:
         raise EmbeddedError(
-            f"CHAAT_PG_USER={user.name} cannot reach {pgdata}: let that user search its"
-            " parent folders (chmod o+x), or choose another --data-dir"
+            f"CHAAT_PG_USER={user.name} cannot reach {pgdata}: choose a --data-dir that user"
+            " can reach, outside private home folders (such as /srv/chaat or /var/lib/chaat)"
         )
 
 
@@ -297,7 +297,7 @@ def _socket_dir(pgdata: Path, user: User | None) -> Iterator[Path]:
 
 
 def _start(
-    pgdata: Path, sockets: Path, user: User | None, log_file: Any
+    pgdata: Path, sockets: Path, user: User | None, log_file: IO[bytes]
 ) -> subprocess.Popen[bytes]:
     command = [str(bin_dir() / "postgres"), "-D", str(pgdata), "-k", str(sockets)]
     command += ["-h", "", "-p", str(PORT)]

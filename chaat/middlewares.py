@@ -122,7 +122,8 @@ async def read_json_body(request: web.Request, handler: Handler) -> web.StreamRe
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Put the caller in request[current_user]; every path but the public ones needs one."""
-    if (request.method, request.path) not in PUBLIC and request.path != "/v1/events":
+    method = "GET" if request.method == "HEAD" else request.method  # HEAD is a GET's head
+    if (method, request.path) not in PUBLIC and request.path != "/v1/events":
         token = auth.bearer_token(request.headers.get("Authorization"))
         request[keys.current_user] = await auth.authenticate(request.app, token)
     return await handler(request)

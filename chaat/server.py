@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from aiohttp import web
 
-from chaat import embedded, migrate
+from chaat import embedded, errors, migrate
 from chaat.settings import ConfigError, Settings
 
 log = logging.getLogger("chaat")
@@ -136,6 +136,8 @@ def explain(exc: BaseException, settings: Settings) -> str:
     """The one line to show for exc: what is wrong and what to do."""
     if isinstance(exc, ConfigError | embedded.EmbeddedError | migrate.MigrationError):
         return str(exc)
+    if isinstance(exc, errors.ChaatError):  # e.g. the database went away (Unavailable)
+        return exc.message
     if isinstance(exc, OSError) and "bind" in str(exc) and exc.errno is not None:
         return listen_problem(settings, exc)
     if isinstance(exc, asyncpg.PostgresError):
@@ -233,8 +235,11 @@ def _graceful_exit() -> None:
     raise web.GracefulExit()
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
+    """Log at settings.log_level; quiet (the one-shot commands): warnings only, unless
+    CHAAT_LOG_LEVEL asks for more."""
+    level = "WARNING" if quiet and "CHAAT_LOG_LEVEL" not in os.environ else settings.log_level
     logging.basicConfig(
-        level=settings.log_level,
+        level=level,
         format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
     )

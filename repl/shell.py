@@ -79,9 +79,9 @@ def url_problem(url: str) -> str | None:
             return f"{url} is not a server URL: give http://{url.strip().rstrip('/')} instead."
         return f"{url} is not a server URL: give one like http://127.0.0.1:8080."
     try:
-        parts.port  # noqa: B018  (raises for a port that is not a number)
+        parts.port  # noqa: B018  (raises for a port that is not a number from 0 to 65535)
     except ValueError:
-        return f"{url} is not a server URL: its port is not a number."
+        return f"{url} is not a server URL: its port must be a number from 1 to 65535."
     if not parts.hostname:
         return f"{url} is not a server URL: it names no host."
     if parts.path.strip("/") or parts.query or parts.fragment:

@@ -7,7 +7,7 @@ ones that fill it from the server wholesale (commands and live events also adjus
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .client import ApiError, Chat, Client, Friend, FriendRequest, ServerUnreachable, User
 from .render import chat_label
@@ -39,7 +39,9 @@ class State:
 
     def reset(self) -> None:
         """Forget everything about the user (in place: the completer holds this object)."""
-        self.__init__()  # type: ignore[misc]
+        fresh = State()
+        for name in fields(self):
+            setattr(self, name.name, getattr(fresh, name.name))
 
     @property
     def me_id(self) -> int | None:

@@ -126,3 +126,12 @@ async def test_a_bug_answers_500_without_details_and_logs_a_request_id(
     assert re.search(r"request [0-9a-f]{16}\b", records[0].getMessage())
     assert "req-77" in records[1].getMessage()
     assert "/v1/broken" in records[0].getMessage()
+
+
+async def test_head_works_wherever_get_does_without_a_token(client):
+    # Load balancers often check health with HEAD; the Allow header promises it too.
+    for path in ("/v1/health", "/v1/openapi.json"):
+        resp = await client.head(path)
+        assert resp.status == 200, path
+    resp = await client.head("/v1/users/me")
+    assert resp.status == 401

@@ -785,7 +785,8 @@ async def test_a_member_removed_from_a_nameless_group_is_told_by_its_members(
         ("127.0.0.1:8080", "give http://127.0.0.1:8080 instead"),
         ("ftp://chat.example", "give one like http://127.0.0.1:8080"),
         ("http://", "give one like http://127.0.0.1:8080"),
-        ("http://h:port", "its port is not a number"),
+        ("http://h:port", "its port must be a number from 1 to 65535"),
+        ("http://h:99999", "its port must be a number from 1 to 65535"),
     ],
 )
 def test_a_server_url_the_shell_cannot_use_is_refused_with_a_hint(
