@@ -1,0 +1,116 @@
+"""The baseline Chaat is measured against: the thinnest honest aiohttp + asyncpg server
+doing the same database work as Chaat's hot paths, with no authentication and no checks.
+
+- POST /send/{chat_id} {"sender_id", "body"}: one INSERT (seq from the chat's row in the
+  same statement), answers the message, and pushes it to the chat's listeners in process.
+- GET /history/{chat_id}?limit=N: one indexed SELECT of the newest N messages.
+- GET /listen/{chat_id}: a WebSocket that receives the chat's messages.
+
+It keeps its tables in a schema of its own (`baseline`), so it can share a database
+with Chaat. Run by bench/compare.py:  python bench/baseline.py DSN PORT
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import weakref
+
+import asyncpg
+from aiohttp import web
+
+SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS baseline;
+CREATE TABLE IF NOT EXISTS baseline.chat (
+    id       bigint PRIMARY KEY,
+    last_seq bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS baseline.message (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    chat_id    bigint NOT NULL,
+    seq        bigint NOT NULL,
+    sender_id  bigint NOT NULL,
+    body       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (chat_id, seq)
+);
+"""
+
+SEND = """
+WITH c AS (
+    INSERT INTO baseline.chat AS c (id, last_seq) VALUES ($1, 1)
+    ON CONFLICT (id) DO UPDATE SET last_seq = c.last_seq + 1
+    RETURNING last_seq)
+INSERT INTO baseline.message (chat_id, seq, sender_id, body)
+SELECT $1, c.last_seq, $2, $3 FROM c
+RETURNING json_build_object('id', id, 'chat_id', chat_id, 'seq', seq,
+                            'sender_id', sender_id, 'body', body,
+                            'created_at', created_at)::text
+"""
+
+HISTORY = """
+SELECT coalesce(json_agg(m ORDER BY m.seq), '[]')::text FROM (
+    SELECT id, chat_id, seq, sender_id, body, created_at FROM baseline.message
+    WHERE chat_id = $1 ORDER BY seq DESC LIMIT $2) m
+"""
+
+dsn_key = web.AppKey("dsn", str)
+pool_key = web.AppKey("pool", asyncpg.Pool)
+listeners_key = web.AppKey("listeners", dict)
+
+
+async def send(request: web.Request) -> web.Response:
+    chat_id = int(request.match_info["chat_id"])
+    body = await request.json()
+    async with request.app[pool_key].acquire() as conn:
+        message = await conn.fetchval(SEND, chat_id, body["sender_id"], body["body"])
+    for ws in list(request.app[listeners_key].get(chat_id, ())):
+        await ws.send_str(message)
+    return web.Response(text=message, content_type="application/json", status=201)
+
+
+async def history(request: web.Request) -> web.Response:
+    chat_id = int(request.match_info["chat_id"])
+    limit = int(request.query.get("limit", "50"))
+    async with request.app[pool_key].acquire() as conn:
+        items = await conn.fetchval(HISTORY, chat_id, limit)
+    return web.Response(text=f'{{"items": {items}}}', content_type="application/json")
+
+
+async def listen(request: web.Request) -> web.WebSocketResponse:
+    chat_id = int(request.match_info["chat_id"])
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    request.app[listeners_key].setdefault(chat_id, weakref.WeakSet()).add(ws)
+    await ws.send_str(json.dumps({"type": "ready"}))
+    async for _ in ws:
+        pass
+    return ws
+
+
+async def database(app: web.Application):  # type: ignore[no-untyped-def]
+    pool = await asyncpg.create_pool(app[dsn_key], min_size=1, max_size=10)
+    async with pool.acquire() as conn:
+        await conn.execute(SCHEMA)
+    app[pool_key] = pool
+    yield
+    await pool.close()
+
+
+def create_app(dsn: str) -> web.Application:
+    app = web.Application()
+    app[dsn_key] = dsn
+    app[listeners_key] = {}
+    app.cleanup_ctx.append(database)
+    app.add_routes(
+        [
+            web.post("/send/{chat_id}", send),
+            web.get("/history/{chat_id}", history),
+            web.get("/listen/{chat_id}", listen),
+        ]
+    )
+    return app
+
+
+if __name__ == "__main__":
+    web.run_app(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), print=None)
