@@ -341,7 +341,10 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
                         "fan-out": fan_out(side, args.seconds, args.rate),
                     }
                     for name, work in workloads.items():
-                        side.measures.setdefault(name, []).append(await work)
+                        if name in args.workload:
+                            side.measures.setdefault(name, []).append(await work)
+                        else:
+                            work.close()
         report(sides, args)
     finally:
         for server in servers:
@@ -383,7 +386,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0, help="fan-out messages per second")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workload",
+        action="append",
+        choices=["send", "history", "fan-out"],
+        help="run only this workload (repeat for several; default: all)",
+    )
     args = parser.parse_args()
+    args.workload = args.workload or ["send", "history", "fan-out"]
     with database() as dsn:
         asyncio.run(bench(args, dsn))
 

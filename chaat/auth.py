@@ -36,13 +36,15 @@ def bearer_token(header: str | None) -> str | None:
 
 async def authenticate(app: web.Application, token: str | None) -> Caller:
     """The caller behind a token; one answer (401) for missing, forged, expired and revoked."""
-    token_id = app[keys.tokens].unsign(token) if token else None
-    if token_id is None:
+    if not token:
         raise errors.Unauthorized()
     checked = app[keys.checked_tokens]
-    caller = checked.get(token_id)
+    caller = checked.get(token)
     if caller is not None:
         return caller
+    token_id = app[keys.tokens].unsign(token)
+    if token_id is None:
+        raise errors.Unauthorized()
     ticket = checked.ticket()
     async with db.connection(app[keys.pool]) as conn:
         row = await store.tokens.get_user(conn, token_id=token_id)
@@ -56,5 +58,5 @@ async def authenticate(app: web.Application, token: str | None) -> Caller:
         expires_at=row["expires_at"],
         json=row["json"],
     )
-    checked.put(token_id, caller, user_id=caller.id, expires_at=caller.expires_at, ticket=ticket)
+    checked.put(token, caller, user_id=caller.id, expires_at=caller.expires_at, ticket=ticket)
     return caller

@@ -17,7 +17,7 @@ JSON = dict[str, Any]
 
 async def append(
     conn: Connection, me: Caller, chat_id: int, *, body: str, client_id: str | None
-) -> tuple[JSON, bool]:
+) -> tuple[JsonText, bool]:
     """Store a message in a chat the caller may write to: (message, whether it is new).
 
     One statement (send_message in schema.sql) takes the chat's lock, checks who may
@@ -40,7 +40,7 @@ async def append(
 
 async def send(
     pool: asyncpg.Pool, me: Caller, *, chat_id: int, body: str, client_id: str | None
-) -> tuple[JSON, bool]:
+) -> tuple[JsonText, bool]:
     """Send to a chat: (message, whether it is new; a retried client_id is not).
 
     One round trip: send_message is a statement of its own, hence its own transaction.
@@ -51,7 +51,7 @@ async def send(
 
 async def send_to_user(
     pool: asyncpg.Pool, me: Caller, *, user: int | str, body: str, client_id: str | None
-) -> tuple[JSON, bool]:
+) -> tuple[JsonText, bool]:
     """Send to a friend's direct chat, creating the chat first if needed, in one transaction."""
     async with db.transaction(pool) as conn:
         other = await users.find(conn, user)
@@ -69,18 +69,29 @@ async def history(
     before: int | None,
     after: int | None,
 ) -> tuple[list[JsonText], bool]:
-    """A page of a chat's messages, oldest first, and whether more lie beyond it."""
+    """A page of a chat's messages, oldest first, and whether more lie beyond it.
+
+    One round trip: the query checks that the caller takes part (404 otherwise).
+    """
     async with db.connection(pool) as conn:
-        await access.participant_chat(conn, me, chat_id)
         if after is not None:
-            items = await store.messages.list_after(
-                conn, chat_id=chat_id, after=after, limit=limit + 1
+            page = await store.messages.list_after(
+                conn, chat_id=chat_id, user_id=me.id, after=after, limit=limit + 1
             )
-            return items[:limit], len(items) > limit
-        newest_first = await store.messages.list_before(
-            conn, chat_id=chat_id, before=MAX_ID if before is None else before, limit=limit + 1
-        )
-    return newest_first[:limit][::-1], len(newest_first) > limit
+        else:
+            page = await store.messages.list_before(
+                conn,
+                chat_id=chat_id,
+                user_id=me.id,
+                before=MAX_ID if before is None else before,
+                limit=limit + 1,
+            )
+    if page is None:
+        raise errors.NotFound("No such chat.")
+    if after is None:
+        page.reverse()  # read newest first; answered oldest first
+        return page[-limit:], len(page) > limit
+    return page[:limit], len(page) > limit
 
 
 async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> None:

@@ -7,6 +7,11 @@ from aiohttp import web
 from chaat.db import JsonText
 
 
+def one(text: JsonText, *, status: int = 200) -> web.Response:
+    """One API object, as the JSON text it already is."""
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
 def items(texts: list[JsonText], *, has_more: bool | None = None) -> web.Response:
     """{"items": [...]} (and "has_more" when given), the items spliced in as they are."""
     body = '{"items":[' + ",".join(texts) + "]"

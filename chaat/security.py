@@ -71,8 +71,8 @@ class Tokens:
 
 
 class CheckedTokens(Generic[T]):
-    """Tokens recently checked against their rows, so that most requests need no
-    database trip to know their caller.
+    """Tokens recently checked (signature and row), so that most requests need neither
+    a database trip nor the signature's HMAC to know their caller.
 
     Revocation still takes effect at once: trusted only while the event hub listens for
     revocations (events.TOKENS_CHANNEL), a user's entries go when one arrives (the
@@ -83,17 +83,17 @@ class CheckedTokens(Generic[T]):
 
     def __init__(self, *, max_age: float = 60.0) -> None:
         self._max_age = max_age
-        self._entries: dict[int, tuple[int, T, datetime, float]] = {}
+        self._entries: dict[str, tuple[int, T, datetime, float]] = {}
         self._revocations = 0
         self._trusted = False
 
-    def get(self, token_id: int) -> T | None:
-        entry = self._entries.get(token_id) if self._trusted else None
+    def get(self, token: str) -> T | None:
+        entry = self._entries.get(token) if self._trusted else None
         if entry is None:
             return None
         _, value, expires_at, checked_at = entry
         if time.monotonic() - checked_at > self._max_age or expires_at <= datetime.now(UTC):
-            del self._entries[token_id]
+            del self._entries[token]
             return None
         return value
 
@@ -101,17 +101,15 @@ class CheckedTokens(Generic[T]):
         """Take before reading a token's row; give it to put() with what was read."""
         return self._revocations
 
-    def put(
-        self, token_id: int, value: T, *, user_id: int, expires_at: datetime, ticket: int
-    ) -> None:
+    def put(self, token: str, value: T, *, user_id: int, expires_at: datetime, ticket: int) -> None:
         if self._trusted and ticket == self._revocations:
-            self._entries[token_id] = (user_id, value, expires_at, time.monotonic())
+            self._entries[token] = (user_id, value, expires_at, time.monotonic())
 
     def revoked(self, user_id: int) -> None:
         """Some of the user's tokens were revoked (or their account changed)."""
         self._revocations += 1
-        for token_id in [t for t, entry in self._entries.items() if entry[0] == user_id]:
-            del self._entries[token_id]
+        for token in [t for t, entry in self._entries.items() if entry[0] == user_id]:
+            del self._entries[token]
 
     def listening(self, up: bool) -> None:
         """Whether revocations can reach us now; entries from before never count."""

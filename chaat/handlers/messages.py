@@ -60,7 +60,7 @@ async def send(request: web.Request) -> web.Response:
         body=payload.body,
         client_id=payload.client_id,
     )
-    return web.json_response(message, status=201 if created else 200)
+    return responses.one(message, status=201 if created else 200)
 
 
 async def send_to_user(request: web.Request) -> web.Response:
@@ -72,7 +72,7 @@ async def send_to_user(request: web.Request) -> web.Response:
         body=payload.body,
         client_id=payload.client_id,
     )
-    return web.json_response(message, status=201 if created else 200)
+    return responses.one(message, status=201 if created else 200)
 
 
 async def history(request: web.Request) -> web.Response:

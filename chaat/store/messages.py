@@ -20,13 +20,21 @@ async def send(
     )
 
 
-async def list_before(conn: Connection, *, chat_id: int, before: int, limit: int) -> list[JsonText]:
-    """Newest first."""
-    rows = queries.messages.list_before(conn, chat_id=chat_id, before=before, limit=limit)
-    return [row["json"] async for row in rows]
+async def list_before(
+    conn: Connection, *, chat_id: int, user_id: int, before: int, limit: int
+) -> list[JsonText] | None:
+    """Newest first; None when user_id does not take part in the chat."""
+    row = await queries.messages.list_before(
+        conn, chat_id=chat_id, user_id=user_id, before=before, limit=limit
+    )
+    return row["page"] if row["allowed"] else None
 
 
-async def list_after(conn: Connection, *, chat_id: int, after: int, limit: int) -> list[JsonText]:
-    """Oldest first."""
-    rows = queries.messages.list_after(conn, chat_id=chat_id, after=after, limit=limit)
-    return [row["json"] async for row in rows]
+async def list_after(
+    conn: Connection, *, chat_id: int, user_id: int, after: int, limit: int
+) -> list[JsonText] | None:
+    """Oldest first; None when user_id does not take part in the chat."""
+    row = await queries.messages.list_after(
+        conn, chat_id=chat_id, user_id=user_id, after=after, limit=limit
+    )
+    return row["page"] if row["allowed"] else None
