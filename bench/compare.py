@@ -16,6 +16,7 @@ core means the generator, not the server, was the limit.
     python bench/compare.py                          # 3 runs of 5 s each
     python bench/compare.py --seconds 2 --runs 1     # a smoke run (CI runs this)
     python bench/compare.py --workers 2
+    python bench/compare.py --chaat-python /tmp/old/.venv/bin/python   # an older Chaat
 """
 
 from __future__ import annotations
@@ -308,7 +309,7 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
     }
     servers = [
         await asyncio.create_subprocess_exec(
-            sys.executable,
+            args.chaat_python,
             "-m",
             "chaat",
             "serve",
@@ -386,6 +387,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0, help="fan-out messages per second")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--chaat-python",
+        default=sys.executable,
+        help="the Python whose chaat to measure (another version's venv, to compare)",
+    )
     parser.add_argument(
         "--workload",
         action="append",

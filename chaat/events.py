@@ -54,6 +54,8 @@ PRUNE_SECONDS = 600.0
 SETTLE_SECONDS = 0.005
 """First look again this soon when committed events wait for an earlier transaction."""
 HELD_WARNING_SECONDS = 10.0
+STALL_SECONDS = 10.0
+"""/v1/health reports live events stalled past this (the dispatcher polls every second)."""
 REVOCATION_ECHO_SECONDS = 0.5
 """How long a revocation waits to hear its own notification come back."""
 
@@ -263,6 +265,10 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up (tests wait for it)."""
+        self._silent_since: float | None = time.monotonic()
+        """Since when the listener has been down (None while it listens)."""
+        self._dispatched_at = time.monotonic()
+        """When the dispatcher last read the stream without failing."""
 
     async def start(self) -> None:
         async with db.connection(self._pool) as conn:
@@ -279,6 +285,15 @@ class Hub:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await self.listening.wait()
+
+    def problem(self) -> str | None:
+        """Why live events are not flowing right now, if they are not (for /v1/health)."""
+        now = time.monotonic()
+        if self._silent_since is not None and now - self._silent_since > STALL_SECONDS:
+            return f"the event listener has been disconnected for {now - self._silent_since:.0f} s"
+        if now - self._dispatched_at > STALL_SECONDS:
+            return f"live events have not been dispatched for {now - self._dispatched_at:.0f} s"
+        return None
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run work in the background until it ends or the hub stops."""
@@ -398,6 +413,7 @@ class Hub:
                 await conn.add_listener(EVENTS_CHANNEL, self._on_events)
                 await conn.add_listener(TOKENS_CHANNEL, self._on_tokens_changed)
                 self.listening.set()
+                self._silent_since = None
                 self._revocations.listening(True)
                 delay = 0.5
                 # Whatever happened while we were not listening is in the table.
@@ -409,6 +425,7 @@ class Hub:
                 _log_failure("event listener", exc)
             finally:
                 self.listening.clear()
+                self._silent_since = self._silent_since or time.monotonic()
                 self._revocations.listening(False)
                 if conn is not None and not conn.is_closed():
                     conn.terminate()  # never raises: the loop must go on
@@ -467,6 +484,7 @@ class Hub:
             self._wake.clear()
             try:
                 settling = await self._dispatch()
+                self._dispatched_at = time.monotonic()
             except Exception as exc:
                 _log_failure("event dispatch", exc)
                 wait = POLL_SECONDS

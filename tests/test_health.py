@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
-from conftest import error_of, sign_up
+from conftest import befriend, error_of, sign_up
 
 from chaat.app import create_app
 
@@ -86,7 +87,7 @@ async def test_health_and_every_request_are_503_while_the_database_is_unreachabl
         await relay.cut()
         resp = await client.get("/v1/health")
         assert resp.status == 503
-        assert await resp.json() == {"status": "unavailable"}
+        assert (await resp.json())["status"] == "unavailable"
         resp = await client.get("/v1/users/me", headers=alice.headers)
         assert await error_of(resp) == (503, "unavailable")
         resp = await client.post("/v1/tokens", json={"username": "alice", "password": "x" * 8})
@@ -135,3 +136,70 @@ async def test_head_works_wherever_get_does_without_a_token(client):
         assert resp.status == 200, path
     resp = await client.head("/v1/users/me")
     assert resp.status == 401
+
+
+async def test_a_listener_hears_every_acknowledged_message_while_the_database_keeps_dropping(
+    settings, database_url, aiohttp_client, conn
+):
+    relay = Relay(database_url)
+    await relay.start()
+    try:
+        client = await aiohttp_client(create_app(replace(settings, database_url=relay.url)))
+        alice, bob = await sign_up(client, "alice"), await sign_up(client, "bob")
+        await befriend(client, alice, bob)
+        resp = await client.post("/v1/chats", json={"participants": ["bob"]}, headers=alice.headers)
+        chat_id = (await resp.json())["id"]
+        ws = await client.ws_connect("/v1/events", headers=bob.headers)
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        received: list[dict] = []
+
+        async def listen() -> None:
+            async for msg in ws:
+                event = json.loads(msg.data)
+                if event["type"] == "message.created":
+                    received.append(event)
+
+        listening = asyncio.create_task(listen())
+        acknowledged: list[dict] = []
+        deadline = asyncio.get_running_loop().time() + 3
+
+        async def send() -> None:
+            n = 0
+            while asyncio.get_running_loop().time() < deadline:
+                n += 1
+                resp = await client.post(
+                    f"/v1/chats/{chat_id}/messages", json={"body": f"m{n}"}, headers=alice.headers
+                )
+                if resp.status == 201:
+                    acknowledged.append(await resp.json())
+                else:  # refused while the database was gone: never acknowledged
+                    assert await error_of(resp) == (503, "unavailable")
+                    await asyncio.sleep(0.01)
+
+        async def keep_dropping() -> None:
+            while asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.3)
+                await relay.cut()
+                await asyncio.sleep(0.2)
+                await relay.start()
+
+        await asyncio.gather(send(), send(), keep_dropping())
+        assert len(acknowledged) > 20
+        # What was stored: every acknowledged message, and maybe a few whose 503 came
+        # after the commit (the connection dropped before the answer got back).
+        rows = await conn.fetch(
+            "SELECT seq FROM message WHERE chat_sesh_id = $1 ORDER BY seq", chat_id
+        )
+        stored = [r["seq"] for r in rows]
+        assert {m["seq"] for m in acknowledged} <= set(stored)
+        for _ in range(200):  # the hub catches up once the database is back
+            if len(received) >= len(stored):
+                break
+            await asyncio.sleep(0.05)
+        # Every one of them arrives, once, in order.
+        assert [e["data"]["seq"] for e in received] == stored
+        assert [e["id"] for e in received] == sorted({e["id"] for e in received})
+        assert (await client.get("/v1/health")).status == 200
+        listening.cancel()
+    finally:
+        await relay.cut()

@@ -19,8 +19,15 @@ async def health(request: web.Request) -> web.Response:
             async with request.app[keys.pool].acquire() as conn:
                 await conn.fetchval("SELECT 1")
     except Exception:  # any failure to answer means unavailable, by definition
-        return web.json_response({"status": "unavailable"}, status=503)
+        return unavailable("the database does not answer")
+    problem = request.app[keys.hub].problem()
+    if problem is not None:
+        return unavailable(problem)
     return web.json_response({"status": "ok"})
+
+
+def unavailable(reason: str) -> web.Response:
+    return web.json_response({"status": "unavailable", "reason": reason}, status=503)
 
 
 async def openapi(request: web.Request) -> web.Response:
