@@ -318,6 +318,7 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
             "--workers",
             str(args.workers),
             env=env,
+            cwd=tempfile.gettempdir(),  # not a checkout: -m chaat finds the installed chaat
         ),
         await asyncio.create_subprocess_exec(
             sys.executable, str(HERE / "baseline.py"), dsn, str(baseline_port), env=env
