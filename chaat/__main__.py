@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import asyncpg
 
-from chaat import db, events, migrate, store
+from chaat import db, hub, migrate, store
 from chaat.embedded import EmbeddedError
 from chaat.server import configure_logging, database, explain, serve
 from chaat.settings import ConfigError, Settings, debug_from_env
@@ -31,7 +31,7 @@ async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
             if user_id is not None:
                 # Running servers forget the tokens they checked for this user (auth.py).
                 await store.events.notify_many(
-                    conn, channels=[events.TOKENS_CHANNEL], payloads=[str(user_id)]
+                    conn, channels=[hub.TOKENS_CHANNEL], payloads=[str(user_id)]
                 )
     finally:
         await pool.close()

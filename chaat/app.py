@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from chaat import db, keys, middlewares, migrate
-from chaat.events import GOING_AWAY, Hub
+from chaat.hub import GOING_AWAY, Hub
 from chaat.routes import routes
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 from aiohttp import web
 
-from chaat.events import Hub
+from chaat.hub import Hub
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
 

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection
 
-from chaat import access, db, errors, events, store, users
+from chaat import access, db, errors, hub, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
 from chaat.validation import MAX_ID
@@ -34,7 +34,7 @@ async def append(
     if sent["outcome"] == "client_id_conflict":
         raise errors.ClientIdConflict()
     if sent["outcome"] == "sent":
-        db.on_commit(conn, events.wake)
+        db.on_commit(conn, hub.wake_all)
     return sent["message"], sent["outcome"] == "sent"
 
 

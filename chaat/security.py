@@ -75,7 +75,7 @@ class CheckedTokens(Generic[T]):
     a database trip nor the signature's HMAC to know their caller.
 
     Revocation still takes effect at once: trusted only while the event hub listens for
-    revocations (events.TOKENS_CHANNEL), a user's entries go when one arrives (the
+    revocations (hub.TOKENS_CHANNEL), a user's entries go when one arrives (the
     revoking process drops them before it answers), and everything goes whenever the
     listener drops. A check that raced a revocation is not remembered (ticket), and no
     entry outlives max_age seconds or its token.

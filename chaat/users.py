@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection, Record
 
-from chaat import db, errors, events, store
+from chaat import db, errors, hub, store
 from chaat.auth import Caller
 from chaat.security import Passwords, Tokens
 from chaat.validation import as_user_id, is_username
@@ -98,7 +98,7 @@ async def change_password(
             raise errors.InvalidCredentials("The old password is wrong.")
         await store.users.set_password_hash(conn, id=me.id, password_hash=new_hash)
         await store.tokens.delete_others_for_user(conn, user_id=me.id, keep_id=me.token_id)
-    await events.tokens_revoked(pool, me.id)
+    await hub.revoke_tokens(pool, me.id)
 
 
 async def find(conn: Connection, ref: int | str) -> Record:
@@ -135,11 +135,11 @@ async def revoke_token(pool: asyncpg.Pool, me: Caller) -> None:
     """End the caller's current session."""
     async with db.transaction(pool) as conn:
         await store.tokens.delete(conn, id=me.token_id)
-    await events.tokens_revoked(pool, me.id)
+    await hub.revoke_tokens(pool, me.id)
 
 
 async def revoke_all_tokens(pool: asyncpg.Pool, me: Caller) -> None:
     """End every session of the caller, this one included."""
     async with db.transaction(pool) as conn:
         await store.tokens.delete_all_for_user(conn, user_id=me.id)
-    await events.tokens_revoked(pool, me.id)
+    await hub.revoke_tokens(pool, me.id)

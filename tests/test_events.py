@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from conftest import PASSWORD, User, befriend, sign_up, start_chaat
 
-from chaat import events, keys
+from chaat import hub, keys
 from chaat.handlers import events as event_handlers
 
 
@@ -380,13 +380,13 @@ async def test_an_unauthenticated_sse_request_is_401(client):
 
 
 async def test_a_slow_subscriber_is_told_to_resume(alice):
-    subscriber = events.Subscriber(user_id=1, token_id=1, expires_at=None)  # type: ignore[arg-type]
+    subscriber = hub.Subscriber(user_id=1, token_id=1, expires_at=None)  # type: ignore[arg-type]
     for n in range(subscriber.queue.maxsize):
-        subscriber.offer(events.Delivery(n, "message.created", "{}"))
+        subscriber.offer(hub.Delivery(n, "message.created", "{}"))
     assert subscriber.kicked is None
-    subscriber.offer(events.Delivery(10_000, "message.created", "{}"))
+    subscriber.offer(hub.Delivery(10_000, "message.created", "{}"))
     assert subscriber.kicked is not None
-    assert subscriber.kicked.code == events.TRY_AGAIN_LATER
+    assert subscriber.kicked.code == hub.TRY_AGAIN_LATER
 
 
 async def test_shutting_down_closes_sockets_with_1001(client, alice):

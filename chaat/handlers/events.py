@@ -10,7 +10,7 @@ from typing import Annotated
 import pydantic
 from aiohttp import WSMsgType, web
 
-from chaat import auth, errors, events, keys
+from chaat import auth, errors, hub, keys
 from chaat.auth import Caller
 from chaat.validation import Query, parse_query
 
@@ -65,7 +65,7 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse) -> 
         token = payload.get("token")
         return await auth.authenticate(request.app, token if isinstance(token, str) else None)
     except (TimeoutError, ValueError, RecursionError, errors.Unauthorized):
-        await ws.close(code=events.POLICY_VIOLATION, message=b"authentication required")
+        await ws.close(code=hub.POLICY_VIOLATION, message=b"authentication required")
         return None
 
 
@@ -74,7 +74,7 @@ class _WebSocketSink:
         self.ws = ws
 
     async def send(self, event_id: int | None, type: str, data: str) -> None:
-        await self.ws.send_str(events.frame(event_id, type, data))
+        await self.ws.send_str(hub.frame(event_id, type, data))
 
     async def idle(self) -> None:
         pass  # aiohttp's heartbeat pings on its own
@@ -92,18 +92,17 @@ class _SseSink:
         await self.response.write(b": keep-alive\n\n")
 
 
-def _subscriber(caller: Caller) -> events.Subscriber:
-    return events.Subscriber(
-        user_id=caller.id, token_id=caller.token_id, expires_at=caller.expires_at
-    )
+def _subscriber(caller: Caller) -> hub.Subscriber:
+    return hub.Subscriber(user_id=caller.id, token_id=caller.token_id, expires_at=caller.expires_at)
 
 
 async def _serve_websocket(
     request: web.Request, ws: web.WebSocketResponse, caller: Caller, since: int | None
 ) -> None:
-    hub = request.app[keys.hub]
     ready = json.dumps({"user": caller.json})
-    feeding = asyncio.create_task(hub.follow(_subscriber(caller), since, _WebSocketSink(ws), ready))
+    feeding = asyncio.create_task(
+        request.app[keys.hub].follow(_subscriber(caller), since, _WebSocketSink(ws), ready)
+    )
     # Reading keeps pings, pongs and the client's close flowing; clients have nothing to say.
     reading = asyncio.create_task(_drain(ws))
     try:
@@ -112,9 +111,9 @@ async def _serve_websocket(
         for task in (feeding, reading):
             task.cancel()
         await asyncio.gather(feeding, reading, return_exceptions=True)
-    if feeding in done and isinstance(feeding.exception(), events.Kicked):
+    if feeding in done and isinstance(feeding.exception(), hub.Kicked):
         kicked = feeding.exception()
-        assert isinstance(kicked, events.Kicked)
+        assert isinstance(kicked, hub.Kicked)
         await ws.close(code=kicked.code, message=kicked.reason.encode())
     else:
         await ws.close()
@@ -135,6 +134,6 @@ async def _serve_sse(request: web.Request, caller: Caller, since: int | None) ->
     )
     await response.prepare(request)
     ready = json.dumps({"user": caller.json})
-    with contextlib.suppress(events.Kicked, ConnectionError):
+    with contextlib.suppress(hub.Kicked, ConnectionError):
         await request.app[keys.hub].follow(_subscriber(caller), since, _SseSink(response), ready)
     return response

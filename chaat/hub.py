@@ -1,0 +1,522 @@
+"""Live events, delivered: this process's hub, from the event table to the sockets.
+
+    after commit: wake_all() ──> this process's hubs, and NOTIFY (coalesced)
+    every process: Hub listener <── LISTEN chaat_events
+        Hub._dispatch: settled events after the cursor, with their recipients among
+        local users ──> Subscriber.queue (bounded) ──> the WebSocket or SSE writer
+
+The event rows are the truth; a wake-up only says "look". A listener that was
+down, or a notification that never came, costs latency, not events: the
+dispatcher also polls, and every reader follows the stream by id.
+
+Event ids (chaat.events) do not become visible in id order: a transaction with a
+smaller id may commit later. So readers deliver only below the settled id
+(settled_event_id()): the smallest id of a transaction still running in this
+database (from the snapshot's running transactions), below which every event is
+committed or will never exist. Events above it wait, typically a few milliseconds;
+a transaction left open in Chaat's database holds them back until it ends (the
+dispatcher logs it), one elsewhere in the cluster does not. Every reader then sees
+the stream in id order: ids grow for each user, and `?since=<last id>` resumes with
+nothing lost and nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import weakref
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+from chaat import db, errors, store
+
+log = logging.getLogger(__name__)
+
+EVENTS_CHANNEL = "chaat_events"
+TOKENS_CHANNEL = "chaat_tokens"
+BATCH = 500
+POLL_SECONDS = 1.0
+TOKEN_CHECK_SECONDS = 30.0
+PRUNE_SECONDS = 600.0
+SETTLE_SECONDS = 0.005
+"""First look again this soon when committed events wait for an earlier transaction."""
+HELD_WARNING_SECONDS = 10.0
+STALL_SECONDS = 10.0
+"""/v1/health reports live events stalled past this (the dispatcher polls every second)."""
+REVOCATION_ECHO_SECONDS = 0.5
+"""How long a revocation waits to hear its own notification come back."""
+
+# Close codes a client sees (WebSocket); SSE streams simply end.
+POLICY_VIOLATION = 1008
+"""Bad or missing authentication, or the token was revoked or expired."""
+GOING_AWAY = 1001
+"""The server is shutting down: reconnect (to another process) with ?since=."""
+TRY_AGAIN_LATER = 1013
+"""The client fell too far behind: reconnect with ?since=<last id seen>."""
+
+DATABASE_TROUBLE = (OSError, errors.Unavailable, asyncpg.PostgresError, asyncpg.InterfaceError)
+"""The expected failures of the hub's background work: the database went away
+(db.connection says so with errors.Unavailable) or refused a statement."""
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    """One line when the database is the trouble; a traceback for anything else (a bug).
+    Either way the background loop that failed carries on: it must never die quietly."""
+    if isinstance(exc, DATABASE_TROUBLE):
+        log.warning("%s failed (%s: %s); retrying", what, exc.__class__.__name__, exc)
+    else:
+        log.exception("%s failed; retrying", what)
+
+
+_hubs: weakref.WeakSet[Hub] = weakref.WeakSet()
+"""The running hubs of this process (one per app; tests run several)."""
+
+
+def wake_all() -> None:
+    """Events were committed: the hubs of this process look now, and tell the others."""
+    for hub in list(_hubs):
+        hub.wake()
+
+
+async def revoke_tokens(pool: asyncpg.Pool, user_id: int) -> None:
+    """Some of a user's tokens were revoked (committed): this process forgets it checked
+    them and closes their streams now, and tells the others; we answer once our own
+    listener heard it back, so theirs have it too."""
+    hubs = list(_hubs)
+    for hub in hubs:
+        hub.tokens_revoked(user_id)
+    nonce = secrets.token_hex(8)
+    heard = [hub.await_notification(nonce) for hub in hubs]
+    async with db.connection(pool) as conn:
+        await store.events.notify_many(
+            conn, channels=[TOKENS_CHANNEL], payloads=[f"{user_id} {nonce}"]
+        )
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(REVOCATION_ECHO_SECONDS):
+            await asyncio.gather(*heard)
+
+
+def frame(event_id: int | None, type: str, data: str) -> str:
+    """The JSON text of one event; data is already JSON text."""
+    head = "" if event_id is None else f'"id":{event_id},'
+    return f'{{{head}"type":"{type}","data":{data}}}'
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    type: str
+    data: str
+
+
+class Kicked(Exception):
+    """The server ended this stream: code and reason say why."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open stream of one user, fed by the hub through a bounded queue."""
+
+    user_id: int
+    token_id: int
+    expires_at: datetime
+    queue: asyncio.Queue[Delivery] = field(default_factory=lambda: asyncio.Queue(1024))
+    kicked: Kicked | None = None
+    _woken: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, delivery: Delivery) -> None:
+        """Queue a delivery; a client this far behind is told to reconnect and resume."""
+        try:
+            self.queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            self.kick(TRY_AGAIN_LATER, "too far behind: reconnect with ?since=<last id>")
+
+    def kick(self, code: int, reason: str) -> None:
+        if self.kicked is None:
+            self.kicked = Kicked(code, reason)
+            self._woken.set()
+
+    async def next(self, within: float) -> Delivery | None:
+        """The next delivery, or None after `within` seconds; raises Kicked once kicked."""
+        if self.kicked:
+            raise self.kicked
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        getter = asyncio.ensure_future(self.queue.get())
+        kicked = asyncio.ensure_future(self._woken.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {getter, kicked}, timeout=within, return_when="FIRST_COMPLETED"
+            )
+        finally:  # also when the stream is cancelled
+            kicked.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter in done:
+            return getter.result()
+        if self.kicked:
+            raise self.kicked
+        return None
+
+
+class Sink(Protocol):
+    """Where a stream's events go: a WebSocket or a Server-Sent Events response."""
+
+    async def send(self, event_id: int | None, type: str, data: str) -> None:
+        """Write one event; data is JSON text."""
+
+    async def idle(self) -> None:
+        """Called when nothing was sent for a while (SSE writes a keep-alive)."""
+
+
+class Revocations(Protocol):
+    """Who must hear of revoked tokens (security.CheckedTokens): the hub says when it
+    listens for them, and which user's tokens changed."""
+
+    def listening(self, up: bool) -> None: ...
+
+    def revoked(self, user_id: int) -> None: ...
+
+
+class Hub:
+    """This process's end of the event stream: one listener, one dispatcher, many subscribers."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, dsn: str, *, retention: int, revocations: Revocations
+    ) -> None:
+        self._pool = pool
+        self._revocations = revocations
+        self._dsn = dsn
+        self._retention = retention
+        self._subscribers: dict[int, set[Subscriber]] = {}
+        self._cursor = 0
+        """Every event up to here is dispatched."""
+        self._reaching = 0
+        """Up to where the dispatch under way goes: it names its recipients when it
+        starts, so a stream that subscribes meanwhile replays up to here itself."""
+        self._wake = asyncio.Event()
+        self._outbox: set[tuple[str, str]] = set()
+        self._outbox_ready = asyncio.Event()
+        self._name = secrets.token_hex(8)
+        """Our NOTIFY payload, so that the listener can skip our own wake-ups."""
+        self._echoes: dict[str, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.listening = asyncio.Event()
+        """Set while the LISTEN connection is up (tests wait for it)."""
+        self._silent_since: float | None = time.monotonic()
+        """Since when the listener has been down (None while it listens)."""
+        self._dispatched_at = time.monotonic()
+        """When the dispatcher last read the stream without failing."""
+
+    async def start(self) -> None:
+        async with db.connection(self._pool) as conn:
+            self._cursor = (await store.events.get_position(conn))["settled"] - 1
+        for work in (
+            self._listen(),
+            self._dispatch_forever(),
+            self._notify_forever(),
+            self._check_tokens_forever(),
+            self._prune_forever(),
+        ):
+            self._spawn(work)
+        _hubs.add(self)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.listening.wait()
+
+    def problem(self) -> str | None:
+        """Why live events are not flowing right now, if they are not (for /v1/health)."""
+        now = time.monotonic()
+        if self._silent_since is not None and now - self._silent_since > STALL_SECONDS:
+            return f"the event listener has been disconnected for {now - self._silent_since:.0f} s"
+        if now - self._dispatched_at > STALL_SECONDS:
+            return f"live events have not been dispatched for {now - self._dispatched_at:.0f} s"
+        return None
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work in the background until it ends or the hub stops."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        _hubs.discard(self)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        """New events committed here: dispatch them, and wake the other processes."""
+        self._wake.set()
+        self._send(EVENTS_CHANNEL, self._name)
+
+    def await_notification(self, nonce: str) -> asyncio.Future[None]:
+        """Resolved when our listener hears a tokens notification carrying nonce."""
+        future = asyncio.get_running_loop().create_future()
+        if not self.listening.is_set():
+            future.set_result(None)  # nothing to wait for: the others poll meanwhile
+        else:
+            self._echoes[nonce] = future
+            future.add_done_callback(lambda _: self._echoes.pop(nonce, None))
+        return future
+
+    def tokens_revoked(self, user_id: int) -> None:
+        self._revocations.revoked(user_id)
+        self._spawn(self._check_tokens(user_id))
+
+    def kick_all(self, code: int, reason: str) -> None:
+        for subscribers in self._subscribers.values():
+            for subscriber in subscribers:
+                subscriber.kick(code, reason)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, subscriber: Subscriber) -> AsyncIterator[None]:
+        self._subscribers.setdefault(subscriber.user_id, set()).add(subscriber)
+        try:
+            yield
+        finally:
+            mine = self._subscribers.get(subscriber.user_id, set())
+            mine.discard(subscriber)
+            if not mine:
+                self._subscribers.pop(subscriber.user_id, None)
+
+    async def follow(
+        self, subscriber: Subscriber, since: int | None, sink: Sink, ready: str
+    ) -> None:
+        """Feed one stream: `ready` (its data given as JSON text), replay from since, then live.
+
+        At the moment the subscriber is registered, every event up to where the
+        dispatcher has reached goes without it, and every later one will be dispatched
+        to it: the replay reads up to there (or the settled id, if later) from the
+        table, the queue brings the rest, and an event in both is skipped by id. A
+        stream without since skips what had committed before `ready` (below the
+        settled id, and the unsettled ones) and gets everything that commits after it.
+        Returns when the stream is kicked (raising Kicked) or the send fails.
+        """
+        async with self.subscribe(subscriber):
+            dispatched = max(self._cursor, self._reaching)
+            async with db.connection(self._pool) as conn:
+                horizon = await store.events.get_horizon(conn)
+                position = await store.events.get_position(conn)
+            await sink.send(None, "ready", ready)
+            old_news: set[int] = set()
+            if since is not None and (since < horizon or since > position["last"]):
+                # Below the horizon, events are gone; above the last id, the client's
+                # position is from some other stream (a restored database, say).
+                await sink.send(None, "resync_required", "{}")
+                since = None
+            if since is None:  # live only: nothing that had committed before `ready`
+                cursor = position["settled"] - 1
+                old_news = set(position["unsettled"])
+            else:
+                # A since beyond `through` came from a process ahead of ours: nothing to
+                # replay, and the queue brings what follows it.
+                through = max(dispatched, position["settled"] - 1)
+                cursor = max(since, await self._replay(subscriber.user_id, since, through, sink))
+            while True:
+                remaining = subscriber.expires_at.timestamp() - time.time()
+                if remaining <= 0:
+                    raise Kicked(POLICY_VIOLATION, "token expired")
+                delivery = await subscriber.next(within=min(remaining, 15.0))
+                if delivery is None:
+                    await sink.idle()
+                elif delivery.id > cursor and delivery.id not in old_news:
+                    await sink.send(delivery.id, delivery.type, delivery.data)
+                    cursor = delivery.id
+
+    async def _replay(self, user_id: int, since: int, through: int, sink: Sink) -> int:
+        cursor = since
+        while True:
+            async with db.connection(self._pool) as conn:
+                rows = await store.events.list_for_user(
+                    conn, user_id=user_id, after=cursor, through=through, limit=BATCH
+                )
+            for row in rows:
+                await sink.send(row["id"], row["type"], row["data"])
+                cursor = row["id"]
+            if len(rows) < BATCH:
+                return cursor
+
+    # The listener: one dedicated connection, reopened with backoff when it drops.
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(EVENTS_CHANNEL, self._on_events)
+                await conn.add_listener(TOKENS_CHANNEL, self._on_tokens_changed)
+                self.listening.set()
+                self._silent_since = None
+                self._revocations.listening(True)
+                delay = 0.5
+                # Whatever happened while we were not listening is in the table.
+                self._wake.set()
+                self._spawn(self._check_tokens())
+                await lost.wait()
+                log.warning("event listener connection lost; reconnecting")
+            except Exception as exc:
+                _log_failure("event listener", exc)
+            finally:
+                self.listening.clear()
+                self._silent_since = self._silent_since or time.monotonic()
+                self._revocations.listening(False)
+                if conn is not None and not conn.is_closed():
+                    conn.terminate()  # never raises: the loop must go on
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def _on_events(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload != self._name:  # our own wake-up was handled when we sent it
+            self._wake.set()
+
+    def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        user, _, nonce = payload.partition(" ")
+        echo = self._echoes.get(nonce)
+        if echo is not None and not echo.done():
+            echo.set_result(None)
+        if not user.isdigit():
+            return
+        self._revocations.revoked(int(user))
+        if int(user) in self._subscribers:
+            self._spawn(self._check_tokens(int(user)))
+
+    # The notifier: wake-ups for the other processes, after commit, many in one NOTIFY.
+
+    def _send(self, channel: str, payload: str) -> None:
+        self._outbox.add((channel, payload))
+        self._outbox_ready.set()
+
+    async def _notify_forever(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            # Everything queued while the last NOTIFY was on its way goes in this one.
+            batch, self._outbox = self._outbox, set()
+            try:
+                async with db.connection(self._pool) as conn:
+                    await store.events.notify_many(
+                        conn,
+                        channels=[channel for channel, _ in batch],
+                        payloads=[payload for _, payload in batch],
+                    )
+            except Exception as exc:
+                _log_failure("event notification", exc)
+                await asyncio.sleep(POLL_SECONDS)  # the others poll meanwhile
+
+    # The dispatcher: follows the stream by id and hands each event to local subscribers.
+
+    async def _dispatch_forever(self) -> None:
+        wait = POLL_SECONDS
+        held_since: float | None = None
+        while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+            # the cancellation that stop() sends, and the hub would never stop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                settling = await self._dispatch()
+                self._dispatched_at = time.monotonic()
+            except Exception as exc:
+                _log_failure("event dispatch", exc)
+                wait = POLL_SECONDS
+                continue
+            if not settling:
+                wait, held_since = POLL_SECONDS, None
+                continue
+            # Committed events wait for an earlier transaction: look again soon.
+            now = time.monotonic()
+            if held_since is None:
+                held_since, wait = now, SETTLE_SECONDS
+            else:
+                wait = min(wait * 2, POLL_SECONDS)
+            if now - held_since > HELD_WARNING_SECONDS:
+                log.warning(
+                    "live events held back for %.0f s by a transaction left open in the"
+                    " database (see pg_stat_activity)",
+                    now - held_since,
+                )
+                held_since = now
+
+    async def _dispatch(self) -> bool:
+        """Deliver the settled events after the cursor; whether committed ones still wait."""
+        async with db.connection(self._pool) as conn:
+            position = await store.events.get_position(conn)
+            self._reaching = position["settled"] - 1
+            while True:
+                rows = await store.events.list_since(
+                    conn,
+                    after=self._cursor,
+                    before=position["settled"],
+                    user_ids=list(self._subscribers),
+                    limit=BATCH,
+                )
+                for row in rows:
+                    delivery = Delivery(row["id"], row["type"], row["data"])
+                    for user_id in row["recipients"]:
+                        for subscriber in self._subscribers.get(user_id, ()):
+                            subscriber.offer(delivery)
+                    self._cursor = row["id"]
+                if len(rows) < BATCH:
+                    self._cursor = max(self._cursor, position["settled"] - 1)
+                    return bool(position["unsettled"])
+
+    # Revoked and expired tokens: their streams close at once, on every process.
+
+    async def _check_tokens(self, user_id: int | None = None) -> None:
+        subscribers = [
+            s
+            for uid, group in list(self._subscribers.items())
+            if user_id is None or uid == user_id
+            for s in group
+        ]
+        if not subscribers:
+            return
+        try:
+            async with db.connection(self._pool) as conn:
+                live = await store.tokens.list_live(conn, ids=[s.token_id for s in subscribers])
+        except Exception as exc:
+            _log_failure("token check", exc)
+            return  # the next check will do
+        for subscriber in subscribers:
+            if subscriber.token_id not in live:
+                subscriber.kick(POLICY_VIOLATION, "token revoked or expired")
+
+    async def _check_tokens_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TOKEN_CHECK_SECONDS)
+            await self._check_tokens()
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                async with db.connection(self._pool) as conn:
+                    await self.prune(conn)
+            except Exception as exc:
+                _log_failure("event pruning", exc)
+            await asyncio.sleep(PRUNE_SECONDS)
+
+    async def prune(self, conn: asyncpg.Connection) -> int:
+        """Drop events past the retention window; answers how many."""
+        dropped = await store.events.prune(conn, retention_seconds=self._retention)
+        horizon = await store.events.get_horizon(conn)
+        await store.events.prune_memberships(conn, before_event_id=horizon)
+        return dropped
