@@ -5,7 +5,7 @@
 -- (transaction id + id_shift) * 1024 + the event's number within the transaction.
 -- Readers deliver events only below the settled id (settled_event_id()), under which
 -- every transaction that could still write an event has ended, so they still see the
--- stream in id order (chaat/events.py tells the whole story).
+-- stream in id order (chaat/events.py and chaat/hub.py tell the whole story).
 --
 -- A message.created event refers to its message instead of holding a copy of it.
 
