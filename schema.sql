@@ -131,8 +131,9 @@ INSERT INTO event_horizon DEFAULT VALUES;
 -- + its number within the transaction. No lock is shared by the writers: a reader
 -- delivers only the events below settled_event_id(), where every transaction that
 -- could still write one has ended, and so sees the stream in id order (the whole
--- argument is in chaat/events.py and chaat/hub.py). A transaction takes its locks before its first
--- write, so that one waiting on another's lock gets a larger transaction id.
+-- argument is in chaat/events.py and chaat/hub.py). A transaction takes its locks
+-- before its first write, so that one waiting on another's lock gets a larger
+-- transaction id.
 CREATE FUNCTION next_event_id() RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
