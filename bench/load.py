@@ -1,6 +1,6 @@
 """Chaat's load benchmark: throughput and latency of the hot paths, as ratios to a baseline.
 
-Starts its own server (embedded PostgreSQL in a temporary folder) unless --server
+Starts its own server (on an embedded PostgreSQL in a temporary folder, or DATABASE_URL) unless --server
 is given, sets up users, friendships and chats through the API, then runs each
 scenario for --seconds with --concurrency clients and prints one row per scenario.
 Figures are ratios to the baseline (GET /v1/health, measured in the same run),
@@ -16,10 +16,8 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from compare import database, free_port, until_up
 
 PASSWORD = "bench password 1"
 
@@ -240,12 +239,6 @@ async def bench(args: argparse.Namespace, base: str, dsn: str | None) -> None:
             print(result.row(baseline))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", help="benchmark this running server instead of starting one")
@@ -258,10 +251,14 @@ async def main() -> None:
     if args.server:
         await bench(args, args.server.rstrip("/"), os.environ.get("DATABASE_URL"))
         return
-    with tempfile.TemporaryDirectory(prefix="chaat-bench-") as data_dir:
+    with database() as dsn:
         port = free_port()
-        env = {**os.environ, "CHAAT_LOG_LEVEL": "WARNING", "CHAAT_DATA_DIR": data_dir}
-        env.pop("DATABASE_URL", None)
+        env = {
+            **os.environ,
+            "CHAAT_LOG_LEVEL": "WARNING",
+            "DATABASE_URL": dsn,
+            "CHAAT_SECRET_KEY": secrets.token_urlsafe(32),
+        }
         server = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -275,17 +272,8 @@ async def main() -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            async with aiohttp.ClientSession() as session:
-                for _ in range(200):
-                    try:
-                        async with session.get(base + "/v1/health") as resp:
-                            if resp.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
-            socket_dir = os.path.join(data_dir, "pg")
-            await bench(args, base, f"postgresql://postgres@/postgres?host={socket_dir}")
+            await until_up(f"{base}/v1/health")
+            await bench(args, base, dsn)
         finally:
             server.terminate()
             await server.wait()
