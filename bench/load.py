@@ -1,7 +1,8 @@
 """Chaat's load benchmark: throughput and latency of the hot paths, as ratios to a baseline.
 
-Starts its own server (on an embedded PostgreSQL in a temporary folder, or DATABASE_URL) unless --server
-is given, sets up users, friendships and chats through the API, then runs each
+Starts its own server (on an embedded PostgreSQL in a temporary folder, or on
+DATABASE_URL) unless --server is given, sets up users, friendships and chats through
+the API, then runs each
 scenario for --seconds with --concurrency clients and prints one row per scenario.
 Figures are ratios to the baseline (GET /v1/health, measured in the same run),
 because absolute numbers on a shared machine mean little.
