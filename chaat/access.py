@@ -1,7 +1,7 @@
 """Who may see and change which chat: the one home of the chat-access rules.
 
 - A chat the caller is not in answers 404 everywhere, as if it did not exist;
-  administrators may read chats and their participants (`readable_chat`), nothing more.
+  administrators may read chats and their participants (`admins_may_read`), nothing more.
 - A change to a chat takes the chat's lock, then checks participation under it
   (`locked_chat`; a send does the same in SQL, send_message in schema.sql), so that a
   change and someone's removal cannot interleave.
@@ -23,18 +23,13 @@ from chaat import errors, events, store
 from chaat.auth import Caller
 
 
-async def participant_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
-    """The chat if the caller takes part in it, else 404."""
+async def participant_chat(
+    conn: Connection, me: Caller, chat_id: int, *, admins_may_read: bool = False
+) -> Record:
+    """The chat if the caller takes part in it (or, where admins_may_read, is an
+    administrator), else 404."""
     chat = await store.chats.get(conn, id=chat_id, user_id=me.id)
-    if chat is None or not chat["is_participant"]:
-        raise errors.NotFound("No such chat.")
-    return chat
-
-
-async def readable_chat(conn: Connection, me: Caller, chat_id: int) -> Record:
-    """The chat if the caller takes part in it or is an administrator, else 404."""
-    chat = await store.chats.get(conn, id=chat_id, user_id=me.id)
-    if chat is None or not (chat["is_participant"] or me.is_admin):
+    if chat is None or not (chat["is_participant"] or (admins_may_read and me.is_admin)):
         raise errors.NotFound("No such chat.")
     return chat
 

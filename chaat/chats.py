@@ -30,7 +30,7 @@ async def list_chats(
 
 async def get_chat(pool: asyncpg.Pool, me: Caller, *, chat_id: int) -> JSON:
     async with db.connection(pool) as conn:
-        await access.readable_chat(conn, me, chat_id)
+        await access.participant_chat(conn, me, chat_id, admins_may_read=True)
         return await store.chats.get_json(conn, id=chat_id, viewer_id=me.id)
 
 
@@ -108,7 +108,7 @@ async def _publish_update(
 
 async def list_participants(pool: asyncpg.Pool, me: Caller, *, chat_id: int) -> list[JSON]:
     async with db.connection(pool) as conn:
-        await access.readable_chat(conn, me, chat_id)
+        await access.participant_chat(conn, me, chat_id, admins_may_read=True)
         return await store.participants.list(conn, chat_id=chat_id)
 
 

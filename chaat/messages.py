@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 from asyncpg import Connection
 
@@ -11,8 +9,6 @@ from chaat import access, db, errors, hub, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
 from chaat.validation import MAX_ID
-
-JSON = dict[str, Any]
 
 
 async def append(
