@@ -309,11 +309,11 @@ class Hub:
         async with self.subscribe(subscriber):
             dispatched = max(self._cursor, self._reaching)
             async with db.connection(self._pool) as conn:
-                horizon = await store.events.get_horizon(conn)
                 position = await store.events.get_position(conn)
             await sink.send(None, "ready", ready)
             old_news: set[int] = set()
-            if since is not None and (since < horizon or since > position["last"]):
+            gone, last = position["pruned_through"], position["last"]
+            if since is not None and (since < gone or since > last):
                 # Below the horizon, events are gone; above the last id, the client's
                 # position is from some other stream (a restored database, say).
                 await sink.send(None, "resync_required", "{}")

@@ -44,7 +44,8 @@ async def get_horizon(conn: Connection) -> int:
 
 
 async def get_position(conn: Connection) -> Record:
-    """settled (every event below it is known), unsettled (committed ids above it), last."""
+    """settled (every event below it is known), unsettled (committed ids above it), last,
+    pruned_through."""
     return await queries.events.get_position(conn)
 
 
