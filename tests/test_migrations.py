@@ -49,7 +49,8 @@ CATALOG = {
         SELECT pg_get_functiondef(oid) FROM pg_proc
         WHERE pronamespace = 'public'::regnamespace
     """,
-    "rows": "SELECT 'event_horizon ' || row_to_json(h)::text FROM event_horizon h",
+    # id_shift depends on the ids a database had handed out before (migration 0003).
+    "rows": "SELECT 'event_horizon ' || (to_jsonb(h) - 'id_shift')::text FROM event_horizon h",
 }
 
 
@@ -123,6 +124,21 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(
             alice,
             bob,
         )
+        # Its live events came from a sequence, far along by now; bob hears the group.
+        await conn.execute("ALTER TABLE event ALTER COLUMN id RESTART WITH 1000000000000")
+        old_event = await conn.fetchval(
+            "INSERT INTO event (chat_sesh_id, type, data) VALUES ($1, 'chat.created', '{}')"
+            " RETURNING id",
+            group,
+        )
+        await conn.execute(
+            "INSERT INTO chat_membership (chat_sesh_id, user_id, from_event_id)"
+            " VALUES ($1, $2, $3), ($1, $4, $3)",
+            group,
+            alice,
+            old_event,
+            bob,
+        )
         # 1.0 refused nameless groups.
         with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute(
@@ -140,6 +156,19 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(
     assert [m["body"] for m in (await resp.json())["items"]] == ["hello", "hi alice"]
     resp = await client.get("/v1/friends", headers=headers)
     assert [f["user"]["username"] for f in (await resp.json())["items"]] == ["alice"]
+    # A client that saw the last 1.0 event resumes after it: new ids come above old ones.
+    ws = await client.ws_connect(f"/v1/events?since={old_event}", headers=headers)
+    assert (await ws.receive_json(timeout=5))["type"] == "ready"
+    resp = await client.post("/v1/tokens", json={"username": "alice", "password": PASSWORD})
+    alice_headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    resp = await client.post(
+        f"/v1/chats/{group}/messages", json={"body": "after the upgrade"}, headers=alice_headers
+    )
+    assert resp.status == 201
+    event = await ws.receive_json(timeout=5)
+    assert (event["type"], event["data"]["body"]) == ("message.created", "after the upgrade")
+    assert event["id"] > old_event
+    await ws.close()
     # And the new rules hold: a group without a name.
     resp = await client.post(
         "/v1/chats", json={"participants": ["alice"], "kind": "group"}, headers=headers
