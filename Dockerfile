@@ -24,7 +24,8 @@ RUN groupadd --system --gid 10001 chaat \
     && useradd --system --no-log-init --uid 10001 --gid chaat --home-dir /data --create-home chaat
 
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# With the Redis client, so that containers on several hosts can share CHAAT_REDIS_URL.
+RUN pip install --no-cache-dir "$(echo /wheels/*.whl)[redis]" && rm -rf /wheels
 
 USER 10001:10001
 WORKDIR /data

@@ -67,6 +67,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
         settings.database_url,
         retention=settings.event_retention,
         revocations=app[keys.checked_tokens],
+        redis_url=settings.redis_url,
     )
     await hub.start()
     app[keys.hub] = hub

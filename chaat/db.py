@@ -104,6 +104,27 @@ CONSTRAINT_ERRORS: dict[str, type[errors.ChaatError]] = {
 }
 
 
+FAILURES: tuple[type[Exception], ...] = (
+    OSError,
+    errors.Unavailable,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""The expected failures of background work: the database went away (connection()
+says so with errors.Unavailable) or refused a statement."""
+
+
+def log_failure(
+    what: str, exc: Exception, expected: tuple[type[Exception], ...] = FAILURES
+) -> None:
+    """One line when an expected failure (a service went away) stopped background work; a
+    traceback for anything else (a bug). Either way the loop that failed carries on."""
+    if isinstance(exc, expected):
+        log.warning("%s failed (%s: %s); retrying", what, exc.__class__.__name__, exc)
+    else:
+        log.error("%s failed; retrying", what, exc_info=exc)
+
+
 @contextlib.contextmanager
 def translate_db_errors() -> Iterator[None]:
     """Turn a constraint violation into its API error and a lost database into 503."""

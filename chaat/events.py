@@ -1,7 +1,7 @@
 """Live events, recorded: what use cases call to tell users of a change.
 
     use case ── publish(conn, ...) ──> event rows, in its transaction
-                 └─ after commit: hub.wake_all() ──> the delivery (chaat.hub)
+                 └─ after commit: hub.wake_all(topics) ──> the delivery (chaat.hub)
 
 An event goes to one user, or to a chat's participants at that moment (one row for
 the whole chat). Its id is its place in the stream, made without any lock shared by
@@ -15,13 +15,14 @@ order, though; chaat.hub delivers them so that every reader sees them in id orde
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from chaat import db, hub, store
+from chaat import bus, db, hub, store
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,27 @@ def to_chat(
     return Event(type, data, chat_id=chat_id, joined=tuple(joined), left=tuple(left))
 
 
+def wake_after_commit(conn: asyncpg.Connection, topics: Iterable[str]) -> None:
+    """Once the work on conn commits, the hubs look for events of these topics (chaat.bus)."""
+    db.on_commit(conn, functools.partial(hub.wake_all, tuple(topics)))
+
+
+def _topics(event: Event) -> list[str]:
+    """Who must look: the chat's participants, a user, and whoever joins or leaves."""
+    topics = [bus.user_topic(user) for user in (*event.joined, *event.left)]
+    if event.chat_id is not None:
+        topics.append(bus.chat_topic(event.chat_id))
+    if event.user_id is not None:
+        topics.append(bus.user_topic(event.user_id))
+    return topics
+
+
 async def publish(conn: asyncpg.Connection, *events: Event) -> None:
     """Record events in the caller's transaction (a db.connection() block); clients get
     them once it commits. The transaction must have taken its locks already (see above)."""
     if not events:
         return
-    db.on_commit(conn, hub.wake_all)
+    wake_after_commit(conn, [topic for event in events for topic in _topics(event)])
     for event in events:
         event_id = await store.events.create(
             conn, user_id=event.user_id, chat_id=event.chat_id, type=event.type, data=event.data

@@ -1,7 +1,7 @@
 """Live events, delivered: this process's hub, from the event table to the sockets.
 
-    after commit: wake_all() ──> this process's hubs, and NOTIFY (coalesced)
-    every process: Hub listener <── LISTEN chaat_events
+    after commit: wake_all(topics) ──> this process's hubs, and the bus (chaat.bus)
+    every process: Hub <── the bus: NOTIFY to all, or Redis to the processes concerned
         Hub._dispatch: settled events after the cursor, with their recipients among
         local users ──> Subscriber.queue (bounded) ──> the WebSocket or SSE writer
 
@@ -28,18 +28,18 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
 
-from chaat import db, errors, store
+from chaat import db, store
+from chaat.bus import EVENTS_CHANNEL, Bus, PostgresBus, RedisBus
 
 log = logging.getLogger(__name__)
 
-EVENTS_CHANNEL = "chaat_events"
 TOKENS_CHANNEL = "chaat_tokens"
 BATCH = 500
 POLL_SECONDS = 1.0
@@ -61,28 +61,15 @@ GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
 """The client fell too far behind: reconnect with ?since=<last id seen>."""
 
-DATABASE_TROUBLE = (OSError, errors.Unavailable, asyncpg.PostgresError, asyncpg.InterfaceError)
-"""The expected failures of the hub's background work: the database went away
-(db.connection says so with errors.Unavailable) or refused a statement."""
-
-
-def _log_failure(what: str, exc: Exception) -> None:
-    """One line when the database is the trouble; a traceback for anything else (a bug).
-    Either way the background loop that failed carries on: it must never die quietly."""
-    if isinstance(exc, DATABASE_TROUBLE):
-        log.warning("%s failed (%s: %s); retrying", what, exc.__class__.__name__, exc)
-    else:
-        log.exception("%s failed; retrying", what)
-
-
 _hubs: weakref.WeakSet[Hub] = weakref.WeakSet()
 """The running hubs of this process (one per app; tests run several)."""
 
 
-def wake_all() -> None:
-    """Events were committed: the hubs of this process look now, and tell the others."""
+def wake_all(topics: Iterable[str]) -> None:
+    """Events for these topics (chaat.bus) were committed: the hubs of this process look
+    now, and tell the others."""
     for hub in list(_hubs):
-        hub.wake()
+        hub.wake(topics)
 
 
 async def revoke_tokens(pool: asyncpg.Pool, user_id: int) -> None:
@@ -194,7 +181,13 @@ class Hub:
     """This process's end of the event stream: one listener, one dispatcher, many subscribers."""
 
     def __init__(
-        self, pool: asyncpg.Pool, dsn: str, *, retention: int, revocations: Revocations
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        *,
+        retention: int,
+        revocations: Revocations,
+        redis_url: str | None = None,
     ) -> None:
         self._pool = pool
         self._revocations = revocations
@@ -207,10 +200,13 @@ class Hub:
         """Up to where the dispatch under way goes: it names its recipients when it
         starts, so a stream that subscribes meanwhile replays up to here itself."""
         self._wake = asyncio.Event()
-        self._outbox: set[tuple[str, str]] = set()
-        self._outbox_ready = asyncio.Event()
         self._name = secrets.token_hex(8)
-        """Our NOTIFY payload, so that the listener can skip our own wake-ups."""
+        """Our wake-ups' payload, so that we can skip our own when they come back."""
+        self.bus: Bus = (
+            RedisBus(redis_url, pool, name=self._name, wake=self._wake.set)
+            if redis_url
+            else PostgresBus(pool, name=self._name)
+        )
         self._echoes: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
@@ -226,7 +222,7 @@ class Hub:
         for work in (
             self._listen(),
             self._dispatch_forever(),
-            self._notify_forever(),
+            self.bus.run(),
             self._check_tokens_forever(),
             self._prune_forever(),
         ):
@@ -258,10 +254,10 @@ class Hub:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def wake(self) -> None:
+    def wake(self, topics: Iterable[str]) -> None:
         """New events committed here: dispatch them, and wake the other processes."""
         self._wake.set()
-        self._send(EVENTS_CHANNEL, self._name)
+        self.bus.publish(topics)
 
     def await_notification(self, nonce: str) -> asyncio.Future[None]:
         """Resolved when our listener hears a tokens notification carrying nonce."""
@@ -284,6 +280,8 @@ class Hub:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, subscriber: Subscriber) -> AsyncIterator[None]:
+        if subscriber.user_id not in self._subscribers:
+            self.bus.follow(subscriber.user_id)
         self._subscribers.setdefault(subscriber.user_id, set()).add(subscriber)
         try:
             yield
@@ -292,6 +290,7 @@ class Hub:
             mine.discard(subscriber)
             if not mine:
                 self._subscribers.pop(subscriber.user_id, None)
+                self.bus.unfollow(subscriber.user_id)
 
     async def follow(
         self, subscriber: Subscriber, since: int | None, sink: Sink, ready: str
@@ -372,7 +371,7 @@ class Hub:
                 await lost.wait()
                 log.warning("event listener connection lost; reconnecting")
             except Exception as exc:
-                _log_failure("event listener", exc)
+                db.log_failure("event listener", exc)
             finally:
                 self.listening.clear()
                 self._silent_since = self._silent_since or time.monotonic()
@@ -397,29 +396,6 @@ class Hub:
         if int(user) in self._subscribers:
             self._spawn(self._check_tokens(int(user)))
 
-    # The notifier: wake-ups for the other processes, after commit, many in one NOTIFY.
-
-    def _send(self, channel: str, payload: str) -> None:
-        self._outbox.add((channel, payload))
-        self._outbox_ready.set()
-
-    async def _notify_forever(self) -> None:
-        while True:
-            await self._outbox_ready.wait()
-            self._outbox_ready.clear()
-            # Everything queued while the last NOTIFY was on its way goes in this one.
-            batch, self._outbox = self._outbox, set()
-            try:
-                async with db.connection(self._pool) as conn:
-                    await store.events.notify_many(
-                        conn,
-                        channels=[channel for channel, _ in batch],
-                        payloads=[payload for _, payload in batch],
-                    )
-            except Exception as exc:
-                _log_failure("event notification", exc)
-                await asyncio.sleep(POLL_SECONDS)  # the others poll meanwhile
-
     # The dispatcher: follows the stream by id and hands each event to local subscribers.
 
     async def _dispatch_forever(self) -> None:
@@ -436,7 +412,7 @@ class Hub:
                 settling = await self._dispatch()
                 self._dispatched_at = time.monotonic()
             except Exception as exc:
-                _log_failure("event dispatch", exc)
+                db.log_failure("event dispatch", exc)
                 wait = POLL_SECONDS
                 continue
             if not settling:
@@ -494,7 +470,7 @@ class Hub:
             async with db.connection(self._pool) as conn:
                 live = await store.tokens.list_live(conn, ids=[s.token_id for s in subscribers])
         except Exception as exc:
-            _log_failure("token check", exc)
+            db.log_failure("token check", exc)
             return  # the next check will do
         for subscriber in subscribers:
             if subscriber.token_id not in live:
@@ -511,7 +487,7 @@ class Hub:
                 async with db.connection(self._pool) as conn:
                     await self.prune(conn)
             except Exception as exc:
-                _log_failure("event pruning", exc)
+                db.log_failure("event pruning", exc)
             await asyncio.sleep(PRUNE_SECONDS)
 
     async def prune(self, conn: asyncpg.Connection) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from asyncpg import Connection
 
-from chaat import access, db, errors, hub, store, users
+from chaat import access, bus, db, errors, events, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
 from chaat.validation import MAX_ID
@@ -30,7 +30,7 @@ async def append(
     if sent["outcome"] == "client_id_conflict":
         raise errors.ClientIdConflict()
     if sent["outcome"] == "sent":
-        db.on_commit(conn, hub.wake_all)
+        events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
     return sent["message"], sent["outcome"] == "sent"
 
 

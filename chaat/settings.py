@@ -42,6 +42,24 @@ def _database_url(env: dict[str, str]) -> str | None:
     return url
 
 
+def _redis_url(env: dict[str, str]) -> str | None:
+    url = env.get("CHAAT_REDIS_URL") or None
+    if url is None:
+        return None
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"CHAAT_REDIS_URL must be a redis://, rediss:// or unix:// URL"
+            f" (like redis://localhost:6379/0), got {url!r}"
+        )
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "CHAAT_REDIS_URL needs the Redis client: pip install 'chaat[redis]'"
+        ) from None
+    return url
+
+
 def _log_level(env: dict[str, str], default: str) -> str:
     level = (env.get("CHAAT_LOG_LEVEL") or default).upper()
     if level not in LOG_LEVELS:
@@ -61,6 +79,8 @@ def debug_from_env(env: dict[str, str] | None = None) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    redis_url: str | None = None
+    """Where server processes share live events' wake-ups; without it, PostgreSQL's NOTIFY."""
     secret_key: str = field(default="", repr=False)
     data_dir: Path = Path("chaat-data")
     host: str = "127.0.0.1"
@@ -91,6 +111,7 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=_database_url(env),
+            redis_url=_redis_url(env),
             secret_key=env.get("CHAAT_SECRET_KEY", ""),
             data_dir=Path(env.get("CHAAT_DATA_DIR") or defaults.data_dir),
             host=env.get("CHAAT_HOST") or defaults.host,

@@ -92,6 +92,11 @@ def test_malformed_database_url():
     assert "DATABASE_URL must be a postgresql:// URL" in line
 
 
+def test_malformed_redis_url():
+    line = one_line_error(chaat("serve", env={"CHAAT_REDIS_URL": "localhost:6379"}))
+    assert "CHAAT_REDIS_URL must be a redis://" in line
+
+
 def test_unknown_log_level():
     line = one_line_error(chaat("serve", env={"CHAAT_LOG_LEVEL": "verbose"}))
     assert "CHAAT_LOG_LEVEL must be one of" in line

@@ -39,3 +39,10 @@ async def list(conn: Connection, *, chat_id: int) -> builtins.list[JSON]:
 
 async def mark_read(conn: Connection, *, chat_id: int, user_id: int, seq: int) -> None:
     await queries.participants.mark_read(conn, chat_id=chat_id, user_id=user_id, seq=seq)
+
+
+async def list_chat_ids(
+    conn: Connection, *, user_ids: builtins.list[int]
+) -> dict[int, builtins.list[int]]:
+    rows = queries.participants.list_chat_ids(conn, user_ids=user_ids)
+    return {row["user_id"]: row["chat_ids"] async for row in rows}
