@@ -228,13 +228,13 @@ AS $$
         'responded_at', rfc3339(r.responded_at))
 $$;
 
-CREATE FUNCTION message_json(m message) RETURNS json
+-- No query inside, so that PostgreSQL inlines it; the callers join the sender.
+CREATE FUNCTION message_json(m message, sender app_user) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT json_build_object(
         'id', m.id, 'chat_id', m.chat_sesh_id, 'seq', m.seq,
-        'sender', (SELECT json_build_object('id', u.id, 'username', u.username)
-                   FROM app_user u WHERE u.id = m.sender_id),
+        'sender', json_build_object('id', sender.id, 'username', sender.username),
         'body', m.body, 'created_at', rfc3339(m.created_at), 'client_id', m.client_id)
 $$;
 
@@ -250,7 +250,8 @@ AS $$
         'participants', (SELECT coalesce(json_agg(user_json(u) ORDER BY u.id), '[]')
                          FROM chat_participant p JOIN app_user u ON u.id = p.user_id
                          WHERE p.chat_sesh_id = c.id),
-        'last_message', (SELECT message_json(m) FROM message m
+        'last_message', (SELECT message_json(m, s)
+                         FROM message m JOIN app_user s ON s.id = m.sender_id
                          WHERE m.chat_sesh_id = c.id AND m.seq = c.last_seq
                            AND (viewer_id IS NULL OR me.user_id IS NOT NULL)),
         'unread_count', coalesce((SELECT count(*) FROM message m
@@ -284,6 +285,7 @@ AS $$
 DECLARE
     c chat_sesh;
     m message;
+    sender app_user;
 BEGIN
     -- Locks before any write, the pair's before the chat's (see chaat/access.py). The
     -- pair's lock, as unfriending takes it: no send to a direct chat slips past one.
@@ -313,7 +315,8 @@ BEGIN
         WHERE chat_sesh_id = p_chat_id AND sender_id = p_sender_id AND client_id = p_client_id;
         IF FOUND THEN
             outcome := CASE WHEN m.body = p_body THEN 'repeated' ELSE 'client_id_conflict' END;
-            message := message_json(m);
+            SELECT * INTO sender FROM app_user WHERE id = p_sender_id;
+            message := message_json(m, sender);
             RETURN;
         END IF;
     END IF;
@@ -328,6 +331,7 @@ BEGIN
     RETURNING * INTO m;
     INSERT INTO event (chat_sesh_id, type, message_id) VALUES (p_chat_id, 'message.created', m.id);
     outcome := 'sent';
-    message := message_json(m);
+    SELECT * INTO sender FROM app_user WHERE id = p_sender_id;
+    message := message_json(m, sender);
 END
 $$;

@@ -112,6 +112,14 @@ async def test_history_of_a_100k_chat_reads_only_its_page(client, conn, alice, b
         generic = await generic_plan(conn, after_sql, chat_id, bob.id, after, page)
         assert_range_scan(generic, "Forward")
 
+    # Each message object is built inline, in the scan: message_json has no query inside,
+    # so PostgreSQL inlines it instead of calling it (and looking up a sender) per row.
+    for sql, bound in ((before_sql, MAX_ID), (after_sql, 0)):
+        plan = await conn.fetch(f"EXPLAIN VERBOSE {sql}", chat_id, bob.id, bound, page)
+        text = "\n".join(row[0] for row in plan)
+        assert "json_build_object('id', m.id" in text, text
+        assert "message_json" not in text, text
+
     # The pages themselves, through the API.
     seqs, has_more, items = await history(client, bob, chat_id)
     assert (seqs, has_more) == (list(range(DEPTH - LIMIT + 1, DEPTH + 1)), True)

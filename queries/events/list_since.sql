@@ -3,7 +3,7 @@
 -- each with those of user_ids (the users connected to this process) it is meant for.
 WITH batch AS (
     SELECT * FROM event WHERE id > :after AND id < :before ORDER BY id LIMIT :limit)
-SELECT b.id, b.type, coalesce(b.data, message_json(m))::text AS data,
+SELECT b.id, b.type, coalesce(b.data, message_json(m, s))::text AS data,
        CASE WHEN b.user_id IS NOT NULL THEN
            CASE WHEN b.user_id = ANY(:user_ids::bigint[]) THEN ARRAY[b.user_id] ELSE '{}' END
        ELSE ARRAY(
@@ -15,4 +15,5 @@ SELECT b.id, b.type, coalesce(b.data, message_json(m))::text AS data,
        END AS recipients
 FROM batch b
 LEFT JOIN message m ON m.id = b.message_id
+LEFT JOIN app_user s ON s.id = m.sender_id
 ORDER BY b.id;
