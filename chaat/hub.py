@@ -437,7 +437,9 @@ class Hub:
         async with db.connection(self._pool) as conn:
             position = await store.events.get_position(conn)
             self._reaching = position["settled"] - 1
-            while True:
+            # No stream here: nothing to read. (Checked after the await, with no await
+            # until the cursor moves, so a stream that started meanwhile is counted.)
+            while self._subscribers:
                 rows = await store.events.list_since(
                     conn,
                     after=self._cursor,
@@ -452,8 +454,9 @@ class Hub:
                             subscriber.offer(delivery)
                     self._cursor = row["id"]
                 if len(rows) < BATCH:
-                    self._cursor = max(self._cursor, position["settled"] - 1)
-                    return bool(position["unsettled"])
+                    break
+            self._cursor = max(self._cursor, position["settled"] - 1)
+            return bool(position["unsettled"])
 
     # Revoked and expired tokens: their streams close at once, on every process.
 
