@@ -11,11 +11,12 @@ ChaatError                     -> {"error": {"code", "message", "details"?}}
 ├── MethodNotAllowed           405 method_not_allowed
 ├── Conflict                   409 (one subclass per code)
 │   ├── UsernameTaken, AlreadyFriends, RequestPending, NotPending,
-│   └── AlreadyParticipant, ClientIdConflict
+│   └── AlreadyParticipant, ClientIdConflict, MessageDeleted
 ├── PayloadTooLarge            413 payload_too_large
 ├── Unprocessable              422 (+ details)
 │   ├── ValidationError        422 validation_error
-│   └── SelfRequest, NotAGroup, TooManyParticipants, EmptyBody, BodyTooLong
+│   └── SelfRequest, NotAGroup, TooManyParticipants, EmptyBody, BodyTooLong,
+│       TooManyReactions
 ├── RateLimited                429 rate_limited
 ├── InternalError              500 internal_error
 └── Unavailable                503 unavailable
@@ -144,6 +145,12 @@ class ClientIdConflict(Conflict):
     code = "client_id_conflict"
 
 
+class MessageDeleted(Conflict):
+    """This message was deleted."""
+
+    code = "message_deleted"
+
+
 class PayloadTooLarge(ChaatError):
     """The request body is larger than 64 KiB."""
 
@@ -196,6 +203,12 @@ class BodyTooLong(Unprocessable):
     """A message body is at most 4000 characters."""
 
     code = "body_too_long"
+
+
+class TooManyReactions(Unprocessable):
+    """A message carries at most 20 different emoji."""
+
+    code = "too_many_reactions"
 
 
 class RateLimited(ChaatError):

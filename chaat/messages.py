@@ -12,7 +12,13 @@ from chaat.validation import MAX_ID
 
 
 async def append(
-    conn: Connection, me: Caller, chat_id: int, *, body: str, client_id: str | None
+    conn: Connection,
+    me: Caller,
+    chat_id: int,
+    *,
+    body: str,
+    client_id: str | None,
+    reply_to: int | None = None,
 ) -> tuple[JsonText, bool]:
     """Store a message in a chat the caller may write to: (message, whether it is new).
 
@@ -21,28 +27,101 @@ async def append(
     client_id answers the first message and records nothing.
     """
     sent = await store.messages.send(
-        conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id
+        conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id, reply_to=reply_to
     )
-    if sent["outcome"] == "not_found":
-        raise errors.NotFound("No such chat.")
-    if sent["outcome"] == "not_friends":
-        raise access.not_friends([sent["stranger"]], field="chat")
-    if sent["outcome"] == "client_id_conflict":
-        raise errors.ClientIdConflict()
+    _raise_refusal(sent["outcome"], stranger=sent["stranger"])
+    if sent["outcome"] == "bad_reply_to":
+        raise errors.ValidationError(
+            "reply_to must be the seq of a message in this chat.",
+            [{"field": "reply_to", "problem": "no such message in this chat", "value": reply_to}],
+        )
     if sent["outcome"] == "sent":
         events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
     return sent["message"], sent["outcome"] == "sent"
 
 
+def _raise_refusal(
+    outcome: str,
+    *,
+    stranger: str | None = None,
+    forbidden: str = "Only its sender may change this message.",
+) -> None:
+    """The API error for an outcome of the database functions that change messages
+    (send_message, edit_message...) when it is a refusal."""
+    match outcome:
+        case "not_found":
+            raise errors.NotFound("No such chat or message.")
+        case "forbidden":
+            raise errors.Forbidden(forbidden)
+        case "not_friends":
+            assert stranger is not None
+            raise access.not_friends([stranger], field="chat")
+        case "client_id_conflict":
+            raise errors.ClientIdConflict()
+        case "message_deleted":
+            raise errors.MessageDeleted()
+        case "too_many_reactions":
+            raise errors.TooManyReactions(
+                details=[{"field": "emoji", "problem": "a message carries at most 20 emoji"}]
+            )
+
+
 async def send(
-    pool: asyncpg.Pool, me: Caller, *, chat_id: int, body: str, client_id: str | None
+    pool: asyncpg.Pool,
+    me: Caller,
+    *,
+    chat_id: int,
+    body: str,
+    client_id: str | None,
+    reply_to: int | None,
 ) -> tuple[JsonText, bool]:
     """Send to a chat: (message, whether it is new; a retried client_id is not).
 
     One round trip: send_message is a statement of its own, hence its own transaction.
     """
     async with db.connection(pool) as conn:
-        return await append(conn, me, chat_id, body=body, client_id=client_id)
+        return await append(conn, me, chat_id, body=body, client_id=client_id, reply_to=reply_to)
+
+
+async def get(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> JsonText:
+    """One message of a chat the caller takes part in (a tombstone too)."""
+    async with db.connection(pool) as conn:
+        message = await store.messages.get(conn, chat_id=chat_id, seq=seq, user_id=me.id)
+    if message is None:
+        raise errors.NotFound("No such message.")
+    return message
+
+
+async def edit(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int, body: str) -> JsonText:
+    """The caller's own message, with a new body (edit_message in schema.sql)."""
+    async with db.connection(pool) as conn:
+        edited = await store.messages.edit(conn, chat_id=chat_id, seq=seq, user_id=me.id, body=body)
+        _raise_refusal(edited["outcome"], stranger=edited["stranger"])
+        events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+    return JsonText(edited["message"])
+
+
+async def delete(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> None:
+    """Leave a tombstone in the message's place (delete_message in schema.sql): the
+    sender may, and a group's creator; deleting a tombstone again changes nothing."""
+    async with db.connection(pool) as conn:
+        outcome = await store.messages.delete(conn, chat_id=chat_id, seq=seq, user_id=me.id)
+        _raise_refusal(outcome, forbidden="Only its sender, or the group's creator, may delete it.")
+        if outcome == "deleted":
+            events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+
+
+async def react(
+    pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int, emoji: str, add: bool
+) -> JsonText:
+    """Add or remove the caller's reaction; answers the message as it is now."""
+    change = store.reactions.add if add else store.reactions.remove
+    async with db.connection(pool) as conn:
+        changed = await change(conn, chat_id=chat_id, seq=seq, user_id=me.id, emoji=emoji)
+        _raise_refusal(changed["outcome"], stranger=changed["stranger"])
+        if changed["outcome"] == "changed":
+            events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+    return JsonText(changed["message"])
 
 
 async def send_to_user(
@@ -91,7 +170,11 @@ async def history(
 
 
 async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> None:
-    """Move the caller's read marker forward to seq (at most the chat's last message)."""
+    """Move the caller's read marker forward to seq (at most the chat's last message);
+    when it moves, the chat hears of it (chat.read)."""
     async with db.connection(pool) as conn:
-        await access.participant_chat(conn, me, chat_id)
-        await store.participants.mark_read(conn, chat_id=chat_id, user_id=me.id, seq=seq)
+        outcome = await store.participants.mark_read(conn, chat_id=chat_id, user_id=me.id, seq=seq)
+        if outcome == "not_found":
+            raise errors.NotFound("No such chat.")
+        if outcome == "moved":
+            events.wake_after_commit(conn, [bus.chat_topic(chat_id)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import typing
+import urllib.parse
 from typing import Annotated, Any, TypeVar
 
 import pydantic
@@ -33,6 +34,11 @@ WHITE_SPACE = frozenset(
 def is_blank(text: str) -> bool:
     """Whether text is empty or only Unicode white space."""
     return all(ch in WHITE_SPACE for ch in text)
+
+
+def has_white_space(text: str) -> bool:
+    """Whether text holds any Unicode white space."""
+    return any(ch in WHITE_SPACE for ch in text)
 
 
 def _storable(text: str) -> str:
@@ -94,6 +100,10 @@ class Body(pydantic.BaseModel):
     """Base of every request body: strict types, no unknown fields."""
 
     model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class NoBody(Body):
+    """The body of an operation that takes none: nothing, or {}."""
 
 
 class Query(pydantic.BaseModel):
@@ -196,6 +206,30 @@ def path_id(request: web.Request, name: str) -> int:
     if not user_id:
         raise errors.NotFound()
     return user_id
+
+
+def path_emoji(request: web.Request) -> str:
+    """The emoji at the end of the path, percent-decoded, or 422 naming `emoji`.
+
+    Read from the raw path: aiohttp leaves a segment that is not UTF-8 undecoded.
+    """
+    raw = request.raw_path.partition("?")[0].rpartition("/")[2]
+    try:
+        emoji = urllib.parse.unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        emoji = None
+    if emoji is None or not _is_emoji(emoji):
+        raise errors.ValidationError(
+            "An emoji is 1 to 32 characters with no white space.",
+            [{"field": "emoji", "problem": "must be 1 to 32 characters with no white space"}],
+        )
+    return emoji
+
+
+def _is_emoji(text: str) -> bool:
+    # Not checked against a list of emoji (the contract says so); strict UTF-8
+    # decoding already refused lone surrogates, and NUL cannot be stored.
+    return 1 <= len(text) <= 32 and "\x00" not in text and not has_white_space(text)
 
 
 def as_user_id(ref: int | str) -> int | None:

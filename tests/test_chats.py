@@ -19,7 +19,10 @@ CHAT_FIELDS = {
     "last_message",
     "unread_count",
 }
-MESSAGE_FIELDS = {"id", "chat_id", "seq", "sender", "body", "created_at", "client_id"}
+MESSAGE_FIELDS = {
+    "id", "chat_id", "seq", "sender", "body", "created_at", "client_id",
+    "reply_to", "edited_at", "deleted_at", "reactions",
+}  # fmt: skip
 
 
 async def post_chat(client, who, **body):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import TIMESTAMP, befriend, error_of, new_chat, problem_fields, sign_up
 
-MESSAGE_FIELDS = {"id", "chat_id", "seq", "sender", "body", "created_at", "client_id"}
+MESSAGE_FIELDS = {
+    "id", "chat_id", "seq", "sender", "body", "created_at", "client_id",
+    "reply_to", "edited_at", "deleted_at", "reactions",
+}  # fmt: skip
 
 
 async def post_message(client, who, chat_id, body, **extra):
@@ -71,6 +74,8 @@ async def test_a_message_has_exactly_the_documented_fields(client, alice, direct
     assert message["body"] == "hello"
     assert message["client_id"] is None
     assert TIMESTAMP.fullmatch(message["created_at"])
+    assert (message["reply_to"], message["edited_at"], message["deleted_at"]) == (None, None, None)
+    assert message["reactions"] == []
 
 
 async def test_a_201_message_is_committed(client, conn, alice, bob, direct):
@@ -227,8 +232,8 @@ async def test_the_database_keeps_one_message_per_client_id(client, conn, alice,
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
         await conn.execute(
             """
-            INSERT INTO message (chat_sesh_id, seq, sender_id, body, client_id)
-            VALUES ($1, 99, $2, 'hi', 'k')
+            INSERT INTO message (chat_sesh_id, seq, sender_id, body, client_id, sent_digest)
+            VALUES ($1, 99, $2, 'hi', 'k', sent_digest('hi', NULL))
             """,
             direct["id"],
             alice.id,

@@ -118,8 +118,8 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(
             bob,
         )
         await conn.execute(
-            "INSERT INTO message (chat_sesh_id, seq, sender_id, body)"
-            " VALUES ($1, 1, $2, 'hello'), ($1, 2, $3, 'hi alice')",
+            "INSERT INTO message (chat_sesh_id, seq, sender_id, body, client_id)"
+            " VALUES ($1, 1, $2, 'hello', NULL), ($1, 2, $3, 'hi alice', 'b-1')",
             group,
             alice,
             bob,
@@ -169,6 +169,12 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(
     assert (event["type"], event["data"]["body"]) == ("message.created", "after the upgrade")
     assert event["id"] > old_event
     await ws.close()
+    # A 1.0 send retried after the upgrade is still recognised, and 1.1 works on old rows.
+    retry = {"body": "hi alice", "client_id": "b-1"}
+    resp = await client.post(f"/v1/chats/{group}/messages", json=retry, headers=headers)
+    assert (resp.status, (await resp.json())["seq"]) == (200, 2)
+    resp = await client.put(f"/v1/chats/{group}/messages/1/reactions/ok", headers=headers)
+    assert (await resp.json())["reactions"] == [{"emoji": "ok", "user_ids": [bob]}]
     # And the new rules hold: a group without a name.
     resp = await client.post(
         "/v1/chats", json={"participants": ["alice"], "kind": "group"}, headers=headers

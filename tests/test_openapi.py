@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import PASSWORD, User, befriend, error_of, sign_up
+from conftest import PASSWORD, User, befriend, error_of, new_chat, sign_up
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
@@ -428,3 +428,60 @@ async def test_event_frames_match(client: TestClient, alice: User, bob: User) ->
     resp = await client.get("/v1/events", headers={"Accept": "text/event-stream"})
     assert await error_of(resp) == (401, "unauthorized")
     await documented(resp, "GET", "/v1/events")
+
+
+async def test_message_change_answers_and_events_match(
+    client: TestClient, alice: User, bob: User
+) -> None:
+    await befriend(client, alice, bob)
+    chat = await new_chat(client, alice, ["bob"])
+    base = f"/v1/chats/{chat['id']}/messages"
+    one, reactions = "/v1/chats/{chat_id}/messages/{seq}", f"{base}/1/reactions/%F0%9F%91%8D"
+    reaction = "/v1/chats/{chat_id}/messages/{seq}/reactions/{emoji}"
+    events = validator_at("/components/schemas/Event")
+    ws = await client.ws_connect("/v1/events", headers=bob.headers)
+    try:
+        events.validate(await ws.receive_json(timeout=5))
+        resp = await client.post(base, json={"body": "hi"}, headers=alice.headers)
+        await documented(resp, "POST", "/v1/chats/{chat_id}/messages")
+        resp = await client.post(base, json={"body": "re", "reply_to": 1}, headers=bob.headers)
+        assert (await documented(resp, "POST", "/v1/chats/{chat_id}/messages"))["reply_to"] == 1
+        resp = await client.post(base, json={"body": "re", "reply_to": 9}, headers=bob.headers)
+        assert await error_of(resp) == (422, "validation_error")
+        await documented(resp, "POST", "/v1/chats/{chat_id}/messages")
+        for answer in (
+            await client.get(f"{base}/1", headers=bob.headers),
+            await client.get(f"{base}/9", headers=bob.headers),
+            await client.patch(f"{base}/1", json={"body": "hello"}, headers=alice.headers),
+            await client.patch(f"{base}/1", json={"body": "mine"}, headers=bob.headers),
+            await client.patch(f"{base}/1", json={"body": ""}, headers=alice.headers),
+        ):
+            await documented(answer, answer.method, one)
+        for answer in (
+            await client.put(reactions, headers=bob.headers),
+            await client.put(f"{base}/1/reactions/%20", headers=bob.headers),
+            await client.delete(reactions, headers=bob.headers),
+        ):
+            await documented(answer, answer.method, reaction)
+        resp = await client.post(
+            f"/v1/chats/{chat['id']}/read", json={"seq": 2}, headers=bob.headers
+        )
+        assert resp.status == 204
+        for answer in (
+            await client.delete(f"{base}/2", headers=alice.headers),
+            await client.delete(f"{base}/2", headers=bob.headers),
+            await client.patch(f"{base}/2", json={"body": "back"}, headers=bob.headers),
+            await client.get(f"{base}/2", headers=alice.headers),
+        ):
+            await documented(answer, answer.method, one)
+        seen = set()
+        while len(seen) < 3:  # message.created, message.updated and chat.read at least
+            event = await ws.receive_json(timeout=5)
+            events.validate(event)
+            seen.add(event["type"])
+        assert seen == {"message.created", "message.updated", "chat.read"}
+    finally:
+        await ws.close()
+    resp = await client.get(f"/v1/chats/{chat['id']}/participants", headers=bob.headers)
+    items = (await documented(resp, "GET", "/v1/chats/{chat_id}/participants"))["items"]
+    assert {p["user"]["id"]: p["last_read_seq"] for p in items} == {alice.id: 1, bob.id: 2}

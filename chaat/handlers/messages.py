@@ -12,12 +12,14 @@ from chaat import errors, keys, messages, responses
 from chaat.validation import (
     MAX_ID,
     Body,
+    NoBody,
     Query,
     Storable,
     Text,
     is_blank,
     parse_body,
     parse_query,
+    path_emoji,
     path_id,
 )
 
@@ -41,6 +43,14 @@ class SendMessage(Body):
     client_id: ClientId | None = None
 
 
+class SendInChat(SendMessage):
+    reply_to: Annotated[int, pydantic.Field(ge=1, le=MAX_ID)] | None = None
+
+
+class EditMessage(Body):
+    body: MessageBody
+
+
 class History(Query):
     limit: Annotated[int, pydantic.Field(ge=1, le=200)] = 50
     before: Seq | None = None
@@ -52,15 +62,70 @@ class MarkRead(Body):
 
 
 async def send(request: web.Request) -> web.Response:
-    payload = parse_body(request, SendMessage)
+    payload = parse_body(request, SendInChat)
     message, created = await messages.send(
         request.app[keys.pool],
         request[keys.current_user],
         chat_id=path_id(request, "chat_id"),
         body=payload.body,
         client_id=payload.client_id,
+        reply_to=payload.reply_to,
     )
     return responses.one(message, status=201 if created else 200)
+
+
+async def get_message(request: web.Request) -> web.Response:
+    message = await messages.get(
+        request.app[keys.pool],
+        request[keys.current_user],
+        chat_id=path_id(request, "chat_id"),
+        seq=path_id(request, "seq"),
+    )
+    return responses.one(message)
+
+
+async def edit(request: web.Request) -> web.Response:
+    payload = parse_body(request, EditMessage)
+    message = await messages.edit(
+        request.app[keys.pool],
+        request[keys.current_user],
+        chat_id=path_id(request, "chat_id"),
+        seq=path_id(request, "seq"),
+        body=payload.body,
+    )
+    return responses.one(message)
+
+
+async def delete(request: web.Request) -> web.Response:
+    await messages.delete(
+        request.app[keys.pool],
+        request[keys.current_user],
+        chat_id=path_id(request, "chat_id"),
+        seq=path_id(request, "seq"),
+    )
+    return web.Response(status=204)
+
+
+async def add_reaction(request: web.Request) -> web.Response:
+    parse_body(request, NoBody)
+    return await _react(request, add=True)
+
+
+async def remove_reaction(request: web.Request) -> web.Response:
+    return await _react(request, add=False)
+
+
+async def _react(request: web.Request, *, add: bool) -> web.Response:
+    emoji = path_emoji(request)  # a rule of the request alone: before 404
+    message = await messages.react(
+        request.app[keys.pool],
+        request[keys.current_user],
+        chat_id=path_id(request, "chat_id"),
+        seq=path_id(request, "seq"),
+        emoji=emoji,
+        add=add,
+    )
+    return responses.one(message)
 
 
 async def send_to_user(request: web.Request) -> web.Response:

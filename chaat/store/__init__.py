@@ -12,6 +12,7 @@ from chaat.store import (
     login_failures,
     messages,
     participants,
+    reactions,
     tokens,
     users,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "login_failures",
     "messages",
     "participants",
+    "reactions",
     "tokens",
     "users",
 ]

@@ -12,11 +12,42 @@ JSON = dict[str, Any]
 
 
 async def send(
-    conn: Connection, *, chat_id: int, sender_id: int, body: str, client_id: str | None
+    conn: Connection,
+    *,
+    chat_id: int,
+    sender_id: int,
+    body: str,
+    client_id: str | None,
+    reply_to: int | None,
 ) -> Record:
-    """outcome (sent, repeated, client_id_conflict, not_found, not_friends), message, stranger."""
+    """outcome (sent, repeated, client_id_conflict, bad_reply_to, not_found, not_friends),
+    message, stranger."""
     return await queries.messages.send(
-        conn, chat_id=chat_id, sender_id=sender_id, body=body, client_id=client_id
+        conn,
+        chat_id=chat_id,
+        sender_id=sender_id,
+        body=body,
+        client_id=client_id,
+        reply_to=reply_to,
+    )
+
+
+async def get(conn: Connection, *, chat_id: int, seq: int, user_id: int) -> JsonText | None:
+    """None when there is no such message or user_id does not take part in the chat."""
+    return await queries.messages.get(  # type: ignore[no-any-return]
+        conn, chat_id=chat_id, seq=seq, user_id=user_id
+    )
+
+
+async def edit(conn: Connection, *, chat_id: int, seq: int, user_id: int, body: str) -> Record:
+    """outcome (edited, not_found, forbidden, not_friends, message_deleted), message, stranger."""
+    return await queries.messages.edit(conn, chat_id=chat_id, seq=seq, user_id=user_id, body=body)
+
+
+async def delete(conn: Connection, *, chat_id: int, seq: int, user_id: int) -> str:
+    """deleted, unchanged (a tombstone already), not_found or forbidden."""
+    return await queries.messages.delete(  # type: ignore[no-any-return]
+        conn, chat_id=chat_id, seq=seq, user_id=user_id
     )
 
 

@@ -37,8 +37,11 @@ async def list(conn: Connection, *, chat_id: int) -> builtins.list[JSON]:
     return [dict(row) async for row in queries.participants.list(conn, chat_id=chat_id)]
 
 
-async def mark_read(conn: Connection, *, chat_id: int, user_id: int, seq: int) -> None:
-    await queries.participants.mark_read(conn, chat_id=chat_id, user_id=user_id, seq=seq)
+async def mark_read(conn: Connection, *, chat_id: int, user_id: int, seq: int) -> str:
+    """moved (and chat.read recorded), unchanged or not_found."""
+    return await queries.participants.mark_read(  # type: ignore[no-any-return]
+        conn, chat_id=chat_id, user_id=user_id, seq=seq
+    )
 
 
 async def list_chat_ids(
