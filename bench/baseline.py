@@ -5,17 +5,23 @@ doing the same database work as Chaat's hot paths, with no authentication and no
   same statement), answers the message, and pushes it to the chat's listeners in process.
 - GET /history/{chat_id}?limit=N: one indexed SELECT of the newest N messages.
 - GET /listen/{chat_id}: a WebSocket that receives the chat's messages.
+- POST /login {"password"}: one Argon2 verification, in a worker thread, against
+  PASSWORD_HASH (made by bench/compare.py with Chaat's parameters, which verification
+  reads from the hash); no database.
 
 It keeps its tables in a schema of its own (`baseline`), so it can share a database
-with Chaat. Run by bench/compare.py:  python bench/baseline.py DSN PORT
+with Chaat. Run by bench/compare.py:  python bench/baseline.py DSN PORT PASSWORD_HASH
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import sys
 import weakref
 
+import argon2
 import asyncpg
 from aiohttp import web
 
@@ -55,8 +61,10 @@ SELECT coalesce(json_agg(m ORDER BY m.seq), '[]')::text FROM (
 """
 
 dsn_key = web.AppKey("dsn", str)
+password_hash_key = web.AppKey("password_hash", str)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 listeners_key = web.AppKey("listeners", dict)
+verifier = argon2.PasswordHasher()  # verify() takes the parameters from the hash
 
 
 async def send(request: web.Request) -> web.Response:
@@ -88,6 +96,15 @@ async def listen(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+async def log_in(request: web.Request) -> web.Response:
+    password = (await request.json())["password"]
+    try:
+        await asyncio.to_thread(verifier.verify, request.app[password_hash_key], password)
+    except argon2.exceptions.VerificationError:
+        raise web.HTTPUnauthorized() from None
+    return web.json_response({"token": secrets.token_urlsafe(32)}, status=201)
+
+
 async def database(app: web.Application):  # type: ignore[no-untyped-def]
     pool = await asyncpg.create_pool(app[dsn_key], min_size=1, max_size=10)
     async with pool.acquire() as conn:
@@ -97,9 +114,10 @@ async def database(app: web.Application):  # type: ignore[no-untyped-def]
     await pool.close()
 
 
-def create_app(dsn: str) -> web.Application:
+def create_app(dsn: str, password_hash: str) -> web.Application:
     app = web.Application()
     app[dsn_key] = dsn
+    app[password_hash_key] = password_hash
     app[listeners_key] = {}
     app.cleanup_ctx.append(database)
     app.add_routes(
@@ -107,10 +125,12 @@ def create_app(dsn: str) -> web.Application:
             web.post("/send/{chat_id}", send),
             web.get("/history/{chat_id}", history),
             web.get("/listen/{chat_id}", listen),
+            web.post("/login", log_in),
         ]
     )
     return app
 
 
 if __name__ == "__main__":
-    web.run_app(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), print=None)
+    dsn, port, password_hash = sys.argv[1:]
+    web.run_app(create_app(dsn, password_hash), host="127.0.0.1", port=int(port), print=None)

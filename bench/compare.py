@@ -2,21 +2,39 @@
 
 Starts an embedded PostgreSQL, `chaat serve` and the baseline, sets up the same chats in
 both, then runs each workload against the baseline and against Chaat, in turn, --runs
-times, and prints medians (with min-max) and Chaat's ratio to the baseline:
+times, and prints medians (with min-max), Chaat's ratio to the baseline, and the target
+that issue 9 sets, where it sets one (WORKLOADS below says what each one measures):
 
 - send: --concurrency clients sending as fast as they can, spread over 20 direct chats
-  and 2 groups (msgs/s and p99 latency);
-- history: the newest 50 messages of a 10,000-message chat (requests/s);
+  and 2 groups (msgs/s and latency);
+- history: the newest 50 messages of a 10,000-message chat (requests/s and latency);
 - fan-out: a 21-member group, every member listening (WebSocket), one message every
-  1/--rate s: the latency from sending to each member's receipt (p50, p99), and any lost.
+  1/--rate s: the latency from sending to each member's receipt, and any lost;
+- fan-out-max: the highest such rate each server sustains, stepping up from --rate;
+- login: --concurrency clients logging in as fast as they can, against the ceiling the
+  cores put on Argon2 (cores / one hash's CPU time), while a probe times a cheap
+  authenticated request, idle and during the storm;
+- idle: --sockets authenticated, idle event WebSockets: each server's memory per socket.
 
 Also prints the generator's own CPU share (this process, client side): near 100% of a
-core means the generator, not the server, was the limit.
+core means the generator, not the server, was the limit. --report also writes the
+figures, the machine and this command line to docs/PERFORMANCE.md and a plot of the
+latency percentiles to docs/performance.png (or to the folder given); the plot needs
+matplotlib (pip install -e '.[bench]').
 
-    python bench/compare.py                          # 3 runs of 5 s each
-    python bench/compare.py --seconds 2 --runs 1     # a smoke run (CI runs this)
+Passwords are hashed with the Argon2 parameters Chaat reads (CHAAT_ARGON2_TIME_COST and
+CHAAT_ARGON2_MEMORY_COST, else Chaat's defaults), passed on to both servers: with the
+defaults, signing up and in the 121 users of a full run takes most of a minute on two
+cores.
+
+    python bench/compare.py                          # 3 runs of 5 s each, every workload
+    python bench/compare.py --seconds 2 --runs 1     # a short run
+    python bench/compare.py --workload login --workload idle --sockets 2000
+    python bench/compare.py --report                 # and write docs/PERFORMANCE.md
     python bench/compare.py --workers 2
     python bench/compare.py --chaat-python /tmp/old/.venv/bin/python   # an older Chaat
+
+As root, the embedded PostgreSQL runs as CHAAT_PG_USER (default: nobody).
 """
 
 from __future__ import annotations
@@ -25,39 +43,163 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
+import resource
 import secrets
+import shlex
 import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+import report
+from report import PERCENTILES, Measure, Plot, Row, Target, Workload
 
 from chaat import embedded
+from chaat.security import Passwords
+from chaat.settings import Settings
 
 PASSWORD = "bench password 1"
 MEMBERS = 20
 HISTORY = 10_000
+IDLE_USERS = 100
+"""The idle sockets are spread over this many users, as a user may hold only so many."""
+OPENING = 100
+"""Idle sockets being opened at once."""
+PROBE_RATE = 50.0
+"""Probe requests per second, during the login storm and before it."""
+HASH_SAMPLES = 5
+SUSTAINED_P99 = 100.0
+"""ms: a fan-out rate is sustained when its delivery p99 stays below this, nothing is
+lost and the sends keep up (at least 95% of the rate)."""
+BISECTIONS = 3
+MAX_RATE = 100_000.0
+"""msgs/s: fan-out-max stops doubling here, should nothing fail before."""
 HERE = Path(__file__).resolve().parent
+
+P50, P99 = Row("p50 ms", "p50"), Row("p99 ms", "p99")
+GENERATOR_CPU = Row("generator CPU %", "cpu", ratio=False)
+
+WORKLOADS = {
+    "send": Workload(
+        "{concurrency} clients send messages as fast as they can, each as soon as its last"
+        " was answered, spread over 20 direct chats and 2 groups, for {seconds:g} s; the"
+        " latency is the request's.",
+        (
+            Row("msgs /s", "rate"),
+            P50,
+            P99,
+            GENERATOR_CPU,
+        ),
+        (Plot("send"),),
+    ),
+    "history": Workload(
+        "{concurrency} clients each ask for the newest 50 messages of a 10,000-message"
+        " chat, again and again, for {seconds:g} s.",
+        (
+            Row("requests /s", "rate"),
+            P50,
+            P99,
+            GENERATOR_CPU,
+        ),
+        (Plot("history"),),
+    ),
+    "fan-out": Workload(
+        "A 21-member group, every member listening on a WebSocket; its owner sends"
+        " {rate:g} messages a second for {seconds:g} s. The latency runs from the send to"
+        " each member's receipt; a delivery that has not arrived 5 s after the last send"
+        " is lost.",
+        (
+            Row("deliveries /s", "rate"),
+            P50,
+            P99,
+            Row("deliveries lost", "lost", ".0f", ratio=False),
+            GENERATOR_CPU,
+        ),
+        (Plot("fan-out at {rate:g} msgs/s: send to receipt"),),
+    ),
+    "fan-out-max": Workload(
+        "The highest rate the fan-out above holds: nothing lost, the sends keep up (at"
+        " least 95% of the rate) and the delivery p99 stays under {sustained_p99:g} ms."
+        " From {rate:g} messages a second, steps of {seconds:g} s double the rate until"
+        " one fails (or halve it until one holds), then {bisections} steps bisect between"
+        " the last that held and the first that failed. The other figures are those of the"
+        " highest step that held.",
+        (
+            Row("max sustained msgs /s", "max", target=Target(0.8, at_least=True)),
+            Row("deliveries /s", "rate"),
+            P99,
+            GENERATOR_CPU,
+        ),
+    ),
+    "login": Workload(
+        "{concurrency} clients log in (with the right password) as fast as they can, over"
+        " 20 users, for {seconds:g} s. The ceiling is what the cores allow: their number"
+        " over the CPU time of one Argon2 hash with Chaat's parameters, timed in the"
+        " generator just before (median of {hash_samples}); the CPU time, because a hash's"
+        " lanes run in parallel threads, so that its wall time understates its cost."
+        " Meanwhile a probe makes {probe_rate:g} cheap requests a second (Chaat: GET"
+        " /v1/users/me; the baseline: an empty history page), compared with the same probe"
+        " on the idle server just before. The baseline's login is one Argon2 verification"
+        " in a worker thread and nothing else.",
+        (
+            Row("logins /s", "rate"),
+            Row("ceiling, logins /s", "ceiling", ratio=False),
+            Row(
+                "logins ÷ ceiling", "of ceiling", ".2f", Target(0.8, at_least=True, of_ratio=False)
+            ),
+            Row("one hash, wall ms", "hash wall", ratio=False),
+            Row("one hash, CPU ms", "hash cpu", ratio=False),
+            Row("login p50 ms", "p50"),
+            Row("login p99 ms", "p99"),
+            Row("probe p99 idle, ms", "idle probe p99"),
+            Row("probe p99 in the storm, ms", "probe p99"),
+            Row("probe p99, storm ÷ idle", "probe ratio", ".2f", Target(2, of_ratio=False)),
+            GENERATOR_CPU,
+        ),
+        (
+            Plot("login"),
+            Plot(
+                "probe, idle and in the login storm", (("idle", "idle probe "), ("storm", "probe "))
+            ),
+        ),
+    ),
+    "idle": Workload(
+        "{sockets} WebSockets held open and idle on each server: on Chaat, event streams"
+        " (GET /v1/events, the token in the header) spread over {idle_users} users; on the"
+        " baseline, bare listening sockets. They are opened {opening} at a time. The"
+        " memory is the resident set (VmRSS) of the server's processes, its workers"
+        " included, before the first opens and 1 s after the last. In the first run only:"
+        " a server keeps the memory that closed sockets freed, and reuses it, so that a"
+        " second run would find next to nothing.",
+        (
+            Row("sockets opened /s", "opened"),
+            Row("server RSS before, MiB", "rss before"),
+            Row("server RSS with the sockets, MiB", "rss after"),
+            Row("KiB per socket", "per socket", target=Target(2)),
+        ),
+        once=True,
+    ),
+}
+"""Every workload, in the order they run, as the report describes it: a {name} in a
+description or a plot's title is that command-line option's value, or the constant's."""
 
 
 @dataclass
-class Measure:
-    """One workload on one server in one run."""
+class Server:
+    """A server the bench started: where it answers, and its process."""
 
-    rate: float
-    p50: float
-    p99: float
-    cpu: float
-    """The generator's CPU seconds per wall second."""
-    lost: int = 0
+    url: str
+    pid: int
 
 
 @dataclass
@@ -65,11 +207,34 @@ class Side:
     """How to drive one server: the same workloads, each server's own API."""
 
     name: str
+    pid: int
+    """The server's process: the parent of any workers."""
     send: Callable[[int], Awaitable[None]]
     history: Callable[[], Awaitable[None]]
     listen: Callable[[], Awaitable[list[aiohttp.ClientWebSocketResponse]]]
     fan_send: Callable[[str], Awaitable[None]]
+    log_in: Callable[[int], Awaitable[None]]
+    probe: Callable[[], Awaitable[None]]
+    idle_socket: Callable[[int], Awaitable[aiohttp.ClientWebSocketResponse]]
+    """The n-th idle socket, open and past its ready frame."""
     measures: dict[str, list[Measure]] = field(default_factory=dict)
+
+
+class Stopwatch:
+    """Wall time, and the generator's CPU time (this process's), since it was made."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.wall
+
+    def cpu_seconds(self) -> float:
+        return time.process_time() - self.cpu
+
+    def cpu_share(self) -> float:
+        """Percent of one core."""
+        return self.cpu_seconds() / self.seconds() * 100
 
 
 def free_port() -> int:
@@ -78,8 +243,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (to a tenth) of values; nan if there are none."""
+    if len(values) < 2:
+        return values[0] if values else math.nan
+    return statistics.quantiles(values, n=1000)[round(q * 10) - 1]
+
+
+def latency_figures(seconds: list[float], prefix: str = "") -> Measure:
+    """The PERCENTILES of latencies in ms, named prefix + "p50" and so on; p99.9 only
+    from 1,000 of them."""
+    return {
+        f"{prefix}p{q:g}": percentile(seconds, q) * 1000
+        for q in PERCENTILES
+        if q < 99.9 or len(seconds) >= 1000
+    }
 
 
 async def closed_loop(
@@ -88,8 +266,8 @@ async def closed_loop(
     """call(n) from `concurrency` loops for `seconds`, each as soon as the last answered."""
     latencies: list[float] = []
     counter = 0
-    cpu, wall = time.process_time(), time.perf_counter()
-    deadline = wall + seconds
+    clock = Stopwatch()
+    deadline = clock.wall + seconds
 
     async def loop() -> None:
         nonlocal counter
@@ -100,59 +278,206 @@ async def closed_loop(
             latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(loop() for _ in range(concurrency)))
-    wall = time.perf_counter() - wall
-    return Measure(
-        rate=len(latencies) / wall,
-        p50=statistics.median(latencies) * 1000,
-        p99=percentile(latencies, 99) * 1000,
-        cpu=(time.process_time() - cpu) / wall,
-    )
+    return {
+        "rate": len(latencies) / clock.seconds(),
+        **latency_figures(latencies),
+        "cpu": clock.cpu_share(),
+    }
+
+
+async def paced(seconds: float, rate: float, call: Callable[[int], Awaitable[None]]) -> list[float]:
+    """call(n) every 1/rate s for `seconds`, none waiting for an earlier one: the latencies."""
+    latencies: list[float] = []
+
+    async def timed(n: int) -> None:
+        started = time.perf_counter()
+        await call(n)
+        latencies.append(time.perf_counter() - started)
+
+    start = time.perf_counter()
+    calls = []
+    for n in range(int(seconds * rate)):
+        calls.append(asyncio.create_task(timed(n)))
+        await asyncio.sleep(max(0.0, start + (n + 1) / rate - time.perf_counter()))
+    await asyncio.gather(*calls)
+    return latencies
+
+
+async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Read until closed (reading also answers the server's pings)."""
+    async for _ in ws:
+        pass
 
 
 async def fan_out(side: Side, seconds: float, rate: float) -> Measure:
     """One message every 1/rate s to the listening group; latency to every member."""
     sockets = await side.listen()
+    run = secrets.token_hex(4)
     sent: dict[str, float] = {}
     latencies: list[float] = []
-    received = 0
     everything = asyncio.Event()
+    messages = int(seconds * rate)
+    expected = messages * len(sockets)
 
     async def receive(ws: aiohttp.ClientWebSocketResponse) -> None:
-        nonlocal received
         async for msg in ws:
             data = json.loads(msg.data)
             body = (data.get("data") or data).get("body")
             if body in sent:
                 latencies.append(time.perf_counter() - sent[body])
-                received += 1
-                if received == expected:
+                if len(latencies) == expected:
                     everything.set()
 
-    expected = int(seconds * rate) * len(sockets)
-    readers = [asyncio.create_task(receive(ws)) for ws in sockets]
-    cpu, wall = time.process_time(), time.perf_counter()
-    sending: list[asyncio.Task[None]] = []
-    for n in range(int(seconds * rate)):
-        body = f"fan {n} {secrets.token_hex(4)}"
+    async def send(n: int) -> None:
+        body = f"fan {n} {run}"
         sent[body] = time.perf_counter()
-        sending.append(asyncio.create_task(side.fan_send(body)))
-        await asyncio.sleep(max(0.0, wall + (n + 1) / rate - time.perf_counter()))
-    await asyncio.gather(*sending)
+        await side.fan_send(body)
+
+    readers = [asyncio.create_task(receive(ws)) for ws in sockets]
+    clock = Stopwatch()
+    await paced(seconds, rate, send)
+    sending = clock.seconds()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5):
             await everything.wait()
-    wall = time.perf_counter() - wall
+    figures = {
+        "rate": len(latencies) / clock.seconds(),
+        "sent": messages / sending,
+        **latency_figures(latencies),
+        "cpu": clock.cpu_share(),
+        "lost": expected - len(latencies),
+    }
     for ws in sockets:
         await ws.close()
     for reader in readers:
         reader.cancel()
-    return Measure(
-        rate=received / wall,
-        p50=statistics.median(latencies) * 1000 if latencies else float("nan"),
-        p99=percentile(latencies, 99) * 1000 if latencies else float("nan"),
-        cpu=(time.process_time() - cpu) / wall,
-        lost=expected - received,
+    return figures
+
+
+async def fan_out_max(side: Side, seconds: float, rate: float) -> Measure:
+    """The highest fan-out rate the side sustains (see WORKLOADS), with that step's figures."""
+    held, failed = 0.0, math.inf
+    best: Measure = {}
+
+    async def step(rate: float) -> None:
+        nonlocal held, failed, best
+        figures = await fan_out(side, seconds, rate)
+        ok = figures["lost"] == 0 and figures["sent"] >= 0.95 * rate
+        if ok and figures["p99"] < SUSTAINED_P99:
+            held, best = rate, figures
+        else:
+            failed = rate
+        print(
+            f"  {rate:.0f} msgs/s {'held' if held == rate else 'failed'}: sent"
+            f" {figures['sent']:.0f}/s, p99 {figures['p99']:.1f} ms, {figures['lost']} lost",
+            file=sys.stderr,
+        )
+
+    await step(rate)
+    while held and failed == math.inf and rate < MAX_RATE:
+        rate *= 2
+        await step(rate)
+    while not held and seconds * rate >= 4:
+        rate /= 2
+        await step(rate)
+    if held and failed < math.inf:
+        for _ in range(BISECTIONS):
+            await step(math.sqrt(held * failed))
+    return {**best, "max": held}
+
+
+async def login_storm(
+    side: Side, seconds: float, concurrency: int, passwords: Passwords
+) -> Measure:
+    """Logins as fast as they come against the Argon2 ceiling; a probe, idle and meanwhile."""
+    password_hash = await passwords.hash(PASSWORD)
+    walls, cpus = [], []
+    for _ in range(HASH_SAMPLES):
+        clock = Stopwatch()
+        await passwords.verify(password_hash, PASSWORD)
+        walls.append(clock.seconds())
+        cpus.append(clock.cpu_seconds())
+    # A hash's lanes run in threads: its CPU time, not its wall time, is what it costs.
+    ceiling = len(os.sched_getaffinity(0)) / statistics.median(cpus)
+    idle = await paced(seconds, PROBE_RATE, lambda _n: side.probe())
+    storm, during = await asyncio.gather(
+        closed_loop(seconds, concurrency, side.log_in),
+        paced(seconds, PROBE_RATE, lambda _n: side.probe()),
     )
+    probes = {**latency_figures(idle, "idle probe "), **latency_figures(during, "probe ")}
+    return {
+        **storm,
+        "ceiling": ceiling,
+        "of ceiling": storm["rate"] / ceiling,
+        "hash wall": statistics.median(walls) * 1000,
+        "hash cpu": statistics.median(cpus) * 1000,
+        **probes,
+        "probe ratio": probes["probe p99"] / probes["idle probe p99"],
+    }
+
+
+async def idle_sockets(side: Side, sockets: int) -> Measure:
+    """`sockets` idle WebSockets held open: the server's memory per socket."""
+    before = rss_kib(side.pid)
+    opening = asyncio.Semaphore(OPENING)
+    readers: list[asyncio.Task[None]] = []
+
+    async def open_one(n: int) -> aiohttp.ClientWebSocketResponse:
+        async with opening:
+            ws = await side.idle_socket(n)
+        # Unanswered pings would have the server drop the sockets opened first.
+        readers.append(asyncio.create_task(drain(ws)))
+        return ws
+
+    clock = Stopwatch()
+    held = await asyncio.gather(*(open_one(n) for n in range(sockets)))
+    opened = sockets / clock.seconds()
+    await asyncio.sleep(1)
+    after = rss_kib(side.pid)
+    await asyncio.gather(*(ws.close() for ws in held))
+    for reader in readers:
+        reader.cancel()
+    return {
+        "opened": opened,
+        "rss before": before / 1024,
+        "rss after": after / 1024,
+        "per socket": (after - before) / sockets,
+    }
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of pid and its descendants (a server's workers), in KiB."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # gone since the listing
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        process = todo.pop()
+        todo += children.get(process, [])
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{process}/status").read_text()
+            total += next(
+                (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")),
+                0,
+            )
+    return total
+
+
+def raise_open_files(needed: int) -> None:
+    """Let this process, and the servers it starts (they inherit it), hold `needed` files."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed or soft == resource.RLIM_INFINITY:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        try:  # only root may raise the hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            return
+        except (ValueError, OSError):
+            print(f"can only open {hard} files; --sockets may fail", file=sys.stderr)
+            needed = hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 async def until_up(url: str) -> None:
@@ -188,11 +513,27 @@ class Api:
         return session["user"]["id"], session["token"]
 
 
-async def set_up(session: aiohttp.ClientSession, chaat: str, base: str, dsn: str) -> list[Side]:
+async def ready_socket(
+    session: aiohttp.ClientSession, url: str, token: str | None = None
+) -> aiohttp.ClientWebSocketResponse:
+    """A WebSocket to url (the token, if any, in the header), past its ready frame."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    ws = await session.ws_connect(url, headers=headers)
+    ready = await ws.receive()
+    if ready.type != aiohttp.WSMsgType.TEXT:
+        raise RuntimeError(f"{url}: {ready.type.name} {ready.data} {ready.extra or ''}")
+    return ws
+
+
+async def set_up(
+    session: aiohttp.ClientSession, chaat: Server, base: Server, dsn: str, *, idle_users: int
+) -> list[Side]:
     """The same chats on both servers; the two Sides that drive them."""
-    api = Api(session, chaat)
-    owner_id, owner = await api.user("owner")
-    members = [await api.user(f"member{n}") for n in range(MEMBERS)]
+    api = Api(session, chaat.url)
+    (owner_id, owner), *members = await asyncio.gather(
+        api.user("owner"), *(api.user(f"member{n}") for n in range(MEMBERS))
+    )
+    idlers = await asyncio.gather(*(api.user(f"idle{n}") for n in range(idle_users)))
     for n, (_, token) in enumerate(members):
         request = await api.call("POST", "/v1/friend-requests", owner, {"to": f"member{n}"}, 201)
         await api.call(
@@ -227,39 +568,29 @@ async def set_up(session: aiohttp.ClientSession, chaat: str, base: str, dsn: str
         )
     finally:
         await conn.close()
-    ws_base = chaat.replace("http", "ws", 1)
+    events = chaat.url.replace("http", "ws", 1) + "/v1/events"
+    listen = base.url.replace("http", "ws", 1) + "/listen"
 
     async def chaat_listen() -> list[aiohttp.ClientWebSocketResponse]:
-        sockets = []
-        for _, token in members:
-            ws = await session.ws_connect(
-                f"{ws_base}/v1/events", headers={"Authorization": f"Bearer {token}"}
-            )
-            await ws.receive()  # ready
-            sockets.append(ws)
-        return sockets
+        return [await ready_socket(session, events, token) for _, token in members]
 
     async def baseline_listen() -> list[aiohttp.ClientWebSocketResponse]:
-        sockets = []
-        for _ in members:
-            ws = await session.ws_connect(f"{base.replace('http', 'ws', 1)}/listen/{fan}")
-            await ws.receive()  # ready
-            sockets.append(ws)
-        return sockets
+        return [await ready_socket(session, f"{listen}/{fan}") for _ in members]
 
     async def baseline_post(path: str, body: Any, expect: int) -> None:
-        async with session.post(base + path, json=body) as resp:
+        async with session.post(base.url + path, json=body) as resp:
             assert resp.status == expect, await resp.text()
             await resp.read()
 
     async def baseline_get(path: str) -> None:
-        async with session.get(base + path) as resp:
+        async with session.get(base.url + path) as resp:
             assert resp.status == 200
             await resp.read()
 
     return [
         Side(
             "baseline",
+            base.pid,
             send=lambda n: baseline_post(
                 f"/send/{chats[n % len(chats)]}", {"sender_id": owner_id, "body": f"m{n}"}, 201
             ),
@@ -268,9 +599,13 @@ async def set_up(session: aiohttp.ClientSession, chaat: str, base: str, dsn: str
             fan_send=lambda body: baseline_post(
                 f"/send/{fan}", {"sender_id": owner_id, "body": body}, 201
             ),
+            log_in=lambda _n: baseline_post("/login", {"password": PASSWORD}, 201),
+            probe=lambda: baseline_get("/history/0?limit=1"),
+            idle_socket=lambda _n: ready_socket(session, f"{listen}/0"),
         ),
         Side(
             "chaat",
+            chaat.pid,
             send=lambda n: api.call(
                 "POST", f"/v1/chats/{chats[n % len(chats)]}/messages", owner, {"body": f"m{n}"}, 201
             ),
@@ -279,6 +614,15 @@ async def set_up(session: aiohttp.ClientSession, chaat: str, base: str, dsn: str
             fan_send=lambda body: api.call(
                 "POST", f"/v1/chats/{fan}/messages", owner, {"body": body}, 201
             ),
+            log_in=lambda n: api.call(
+                "POST",
+                "/v1/tokens",
+                None,
+                {"username": f"member{n % MEMBERS}", "password": PASSWORD},
+                201,
+            ),
+            probe=lambda: api.call("GET", "/v1/users/me", owner),
+            idle_socket=lambda n: ready_socket(session, events, idlers[n % len(idlers)][1]),
         ),
     ]
 
@@ -296,89 +640,126 @@ def database() -> Iterator[str]:
             yield url
 
 
-async def bench(args: argparse.Namespace, dsn: str) -> None:
+@contextlib.asynccontextmanager
+async def servers(
+    args: argparse.Namespace, dsn: str, settings: Settings, password_hash: str
+) -> AsyncIterator[tuple[Server, Server]]:
+    """`chaat serve` and the baseline, answering, for the block: Chaat's first."""
     chaat_port, baseline_port = free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
         "CHAAT_SECRET_KEY": secrets.token_urlsafe(32),
         "CHAAT_LOG_LEVEL": "WARNING",
-        # Cheap hashes: the setup signs in 21 users; logins are not measured here.
-        "CHAAT_ARGON2_TIME_COST": "1",
-        "CHAAT_ARGON2_MEMORY_COST": "1024",
+        # Stated, so that the generator's hashes (the ceiling, the baseline's) are Chaat's.
+        "CHAAT_ARGON2_TIME_COST": str(settings.argon2_time_cost),
+        "CHAAT_ARGON2_MEMORY_COST": str(settings.argon2_memory_cost),
     }
-    servers = [
+    processes = [
         await asyncio.create_subprocess_exec(
             args.chaat_python,
-            "-m",
-            "chaat",
-            "serve",
-            "--port",
-            str(chaat_port),
-            "--workers",
-            str(args.workers),
+            *("-m", "chaat", "serve", "--port", str(chaat_port), "--workers", str(args.workers)),
             env=env,
             cwd=tempfile.gettempdir(),  # not a checkout: -m chaat finds the installed chaat
         ),
         await asyncio.create_subprocess_exec(
-            sys.executable, str(HERE / "baseline.py"), dsn, str(baseline_port), env=env
+            sys.executable,
+            str(HERE / "baseline.py"),
+            dsn,
+            str(baseline_port),
+            password_hash,
+            env=env,
         ),
     ]
-    chaat, base = f"http://127.0.0.1:{chaat_port}", f"http://127.0.0.1:{baseline_port}"
     try:
-        await until_up(f"{chaat}/v1/health")
-        await until_up(f"{base}/history/0")
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            print("setting up ...", file=sys.stderr)
-            sides = await set_up(session, chaat, base, dsn)
-            for run in range(args.runs):
-                print(f"run {run + 1} of {args.runs} ...", file=sys.stderr)
-                for side in sides:
-                    workloads = {
-                        "send": closed_loop(args.seconds, args.concurrency, side.send),
-                        "history": closed_loop(
-                            args.seconds, args.concurrency, lambda _n, s=side: s.history()
-                        ),
-                        "fan-out": fan_out(side, args.seconds, args.rate),
-                    }
-                    for name, work in workloads.items():
-                        if name in args.workload:
-                            side.measures.setdefault(name, []).append(await work)
-                        else:
-                            work.close()
-        report(sides, args)
+        chaat = Server(f"http://127.0.0.1:{chaat_port}", processes[0].pid)
+        base = Server(f"http://127.0.0.1:{baseline_port}", processes[1].pid)
+        await until_up(f"{chaat.url}/v1/health")
+        await until_up(f"{base.url}/history/0")
+        yield chaat, base
     finally:
-        for server in servers:
-            server.terminate()
-            await server.wait()
+        for process in processes:
+            process.terminate()
+            await process.wait()
 
 
-def report(sides: list[Side], args: argparse.Namespace) -> None:
-    baseline, chaat = sides
-
-    def spread(values: list[float], unit: str = "") -> str:
-        return f"{statistics.median(values):.1f}{unit} ({min(values):.1f}-{max(values):.1f})"
-
-    print(
-        f"\n{args.runs} runs of {args.seconds:g} s, {args.concurrency} clients,"
-        f" chaat --workers {args.workers}; medians (min-max)\n"
+async def bench(args: argparse.Namespace, dsn: str) -> None:
+    settings = Settings.from_env()
+    passwords = Passwords(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
     )
-    print("| workload | measure | baseline | chaat | ratio |")
-    print("| --- | --- | --- | --- | --- |")
-    for name in baseline.measures:
-        ours, theirs = chaat.measures[name], baseline.measures[name]
-        rows = [("rate /s", "rate"), ("p50 ms", "p50"), ("p99 ms", "p99")]
-        for label, attr in rows:
-            a = [getattr(m, attr) for m in theirs]
-            b = [getattr(m, attr) for m in ours]
-            ratio = statistics.median(b) / statistics.median(a)
-            print(f"| {name} | {label} | {spread(a)} | {spread(b)} | {ratio:.2f}x |")
-        cpus = [spread([m.cpu * 100 for m in side], "%") for side in (theirs, ours)]
-        print(f"| {name} | generator CPU | {cpus[0]} | {cpus[1]} | |")
-        if name == "fan-out":
-            lost = (sum(m.lost for m in theirs), sum(m.lost for m in ours))
-            print(f"| {name} | deliveries lost | {lost[0]} | {lost[1]} | |")
+    workloads: dict[str, Callable[[Side], Awaitable[Measure]]] = {
+        "send": lambda side: closed_loop(args.seconds, args.concurrency, side.send),
+        "history": lambda side: closed_loop(
+            args.seconds, args.concurrency, lambda _n: side.history()
+        ),
+        "fan-out": lambda side: fan_out(side, args.seconds, args.rate),
+        "fan-out-max": lambda side: fan_out_max(side, args.seconds, args.rate),
+        "login": lambda side: login_storm(side, args.seconds, args.concurrency, passwords),
+        "idle": lambda side: idle_sockets(side, args.sockets),
+    }
+    idle_users = min(IDLE_USERS, args.sockets) if "idle" in args.workload else 0
+    async with (
+        servers(args, dsn, settings, await passwords.hash(PASSWORD)) as (chaat, base),
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+    ):
+        print("setting up ...", file=sys.stderr)
+        sides = await set_up(session, chaat, base, dsn, idle_users=idle_users)
+        for run in range(args.runs):
+            for side in sides:
+                for name, workload in WORKLOADS.items():
+                    if name in args.workload and not (workload.once and run):
+                        print(
+                            f"run {run + 1} of {args.runs}: {name}, {side.name} ...",
+                            file=sys.stderr,
+                        )
+                        side.measures.setdefault(name, []).append(await workloads[name](side))
+    baseline, ours = (side.measures for side in sides)
+    heading = (
+        f"{args.runs} run{'s' if args.runs > 1 else ''} of {args.seconds:g} s,"
+        f" {args.concurrency} clients, chaat --workers {args.workers}; medians (min-max)"
+    )
+    report.print_table(heading, report.lines(WORKLOADS, baseline, ours))
+    if args.report:
+        run = {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": f"`{shlex.join(sys.orig_argv)}`",
+            **report.machine(),
+            "PostgreSQL": await postgres_version(dsn),
+            "aiohttp": aiohttp.__version__,
+            "Argon2id": f"time cost {settings.argon2_time_cost},"
+            f" memory {settings.argon2_memory_cost} KiB (Chaat's)",
+        }
+        params = {
+            **vars(args),
+            "idle_users": idle_users,
+            "opening": OPENING,
+            "probe_rate": PROBE_RATE,
+            "hash_samples": HASH_SAMPLES,
+            "sustained_p99": SUSTAINED_P99,
+            "bisections": BISECTIONS,
+        }
+        written = report.write(
+            args.report,
+            workloads=WORKLOADS,
+            baseline=baseline,
+            chaat=ours,
+            run=run,
+            heading=heading,
+            params=params,
+        )
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+
+
+async def postgres_version(dsn: str) -> str:
+    """The server's version, and where it runs."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded"
+        return f"{await conn.fetchval('SHOW server_version')} ({where})"
+    finally:
+        await conn.close()
 
 
 def main() -> None:
@@ -387,6 +768,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0, help="fan-out messages per second")
+    parser.add_argument(
+        "--sockets", type=int, default=10_000, help="idle WebSockets held open on each server"
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
         "--chaat-python",
@@ -396,11 +780,21 @@ def main() -> None:
     parser.add_argument(
         "--workload",
         action="append",
-        choices=["send", "history", "fan-out"],
+        choices=list(WORKLOADS),
         help="run only this workload (repeat for several; default: all)",
     )
+    parser.add_argument(
+        "--report",
+        nargs="?",
+        type=Path,
+        const=HERE.parent / "docs",
+        metavar="DIR",
+        help="write PERFORMANCE.md and performance.png to DIR (default: docs/)",
+    )
     args = parser.parse_args()
-    args.workload = args.workload or ["send", "history", "fan-out"]
+    args.workload = args.workload or list(WORKLOADS)
+    if "idle" in args.workload:
+        raise_open_files(args.sockets + 1024)
     with database() as dsn:
         asyncio.run(bench(args, dsn))
 

@@ -1,5 +1,7 @@
-"""The benchmark runs: a few-second smoke of bench/compare.py (its figures are not judged
-here, only that every workload ran against both servers and nothing was lost)."""
+"""The benchmark runs: a few-second smoke of bench/compare.py, every workload at tiny sizes,
+and the report it writes (its figures are not judged here, only that every workload ran
+against both servers, nothing was lost at the fixed fan-out rate, and the page and the
+plot were written)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,35 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.timeout(300)
 
+MEASURED = [
+    ("send", "msgs /s"),
+    ("send", "p99 ms"),
+    ("history", "requests /s"),
+    ("history", "p99 ms"),
+    ("fan-out", "deliveries /s"),
+    ("fan-out", "p99 ms"),
+    ("fan-out-max", "max sustained msgs /s"),
+    ("login", "logins /s"),
+    ("login", "logins ÷ ceiling"),
+    ("login", "probe p99, storm ÷ idle"),
+    ("idle", "KiB per socket"),
+]
+"""Rows that must have a figure for both servers, whatever the machine's speed."""
 
-async def test_the_side_by_side_benchmark_runs(empty_database):
-    env = {**os.environ, "DATABASE_URL": await empty_database()}
+
+async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_database, tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": await empty_database(),
+        # Cheap hashes: the setup signs up 41 users, and the login storm is a smoke here.
+        "CHAAT_ARGON2_TIME_COST": "1",
+        "CHAAT_ARGON2_MEMORY_COST": "1024",
+    }
     bench = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "bench" / "compare.py"),
-        *("--seconds", "0.5", "--runs", "1", "--concurrency", "4", "--rate", "50"),
+        *("--seconds", "0.3", "--runs", "1", "--concurrency", "4", "--rate", "50"),
+        *("--sockets", "20", "--report", str(tmp_path)),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -26,9 +50,17 @@ async def test_the_side_by_side_benchmark_runs(empty_database):
     out, err = await bench.communicate()
     assert bench.returncode == 0, err.decode()[-2000:]
     rows = [line.split("|")[1:-1] for line in out.decode().splitlines() if line.startswith("| ")]
-    measured = {(cells[0].strip(), cells[1].strip()) for cells in rows}
-    for workload in ("send", "history", "fan-out"):
-        assert (workload, "rate /s") in measured
-        assert (workload, "p99 ms") in measured
-    (lost,) = [cells for cells in rows if cells[1].strip() == "deliveries lost"]
-    assert (lost[2].strip(), lost[3].strip()) == ("0", "0")
+    figures = {(c[0].strip(), c[1].strip()): (c[2].strip(), c[3].strip()) for c in rows}
+    for row in MEASURED:
+        assert row in figures
+        assert "-" not in figures[row], row
+    assert figures["fan-out", "deliveries lost"] == ("0", "0")
+
+    page = (tmp_path / "PERFORMANCE.md").read_text()
+    for workload in ("send", "history", "fan-out", "fan-out-max", "login", "idle"):
+        assert f"\n## {workload}\n" in page
+    assert "PostgreSQL" in page
+    assert "--sockets 20" in page
+    assert "![" in page
+    assert "(performance.png)" in page
+    assert (tmp_path / "performance.png").read_bytes().startswith(b"\x89PNG")
