@@ -66,6 +66,18 @@ CREATE TABLE friendship (
 );
 CREATE INDEX friendship_user_high ON friendship (user_high);
 
+-- While either blocks the other: no friend request between them, no writing in
+-- their direct chat (direct_chat_refusal()).
+CREATE TABLE user_block (
+    blocker_id bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    blocked_id bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
+    since      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT user_block_pkey PRIMARY KEY (blocker_id, blocked_id),
+    CONSTRAINT user_block_not_self CHECK (blocker_id <> blocked_id)
+);
+CREATE INDEX user_block_blocked ON user_block (blocked_id);
+
+
 -- A chat session. last_seq numbers its messages; the UPDATE that bumps it
 -- also serialises the chat's senders, so seq follows commit order.
 CREATE TABLE chat_sesh (
@@ -161,9 +173,11 @@ CREATE TABLE reaction (
 CREATE TABLE event_horizon (
     singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     pruned_through bigint NOT NULL DEFAULT 0,
-    id_shift       bigint NOT NULL DEFAULT 0
+    id_shift       bigint NOT NULL DEFAULT 0,
+    -- When the PostgreSQL that id_shift was last moved for started (next_event_id()).
+    started_at     timestamptz
 );
-INSERT INTO event_horizon DEFAULT VALUES;
+INSERT INTO event_horizon (started_at) VALUES (pg_postmaster_start_time());
 
 -- An event's id is its place in the stream: (writing transaction's id + id_shift) * 1024
 -- + its number within the transaction. No lock is shared by the writers: a reader
@@ -171,19 +185,29 @@ INSERT INTO event_horizon DEFAULT VALUES;
 -- could still write one has ended, and so sees the stream in id order (the whole
 -- argument is in chaat/events.py and chaat/hub.py). A transaction takes its locks
 -- before its first write, so that one waiting on another's lock gets a larger
--- transaction id.
+-- transaction id. A transaction id that never reached the disk can be handed out
+-- again after a crash: after every start of PostgreSQL, id_shift moves up first.
 CREATE FUNCTION next_event_id() RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     written integer := coalesce(nullif(current_setting('chaat.events_written', true), ''), '0');
+    shift bigint;
 BEGIN
     IF written >= 1024 THEN
         RAISE EXCEPTION 'one transaction writes at most 1024 events';
     END IF;
     PERFORM set_config('chaat.events_written', (written + 1)::text, true);
-    RETURN (pg_current_xact_id()::text::bigint + (SELECT id_shift FROM event_horizon)) * 1024
-        + written;
+    SELECT id_shift INTO shift FROM event_horizon WHERE started_at = pg_postmaster_start_time();
+    IF NOT FOUND THEN
+        -- The first event since PostgreSQL started: move the ids up, once (whoever
+        -- comes second waits for the first's commit, then finds it done).
+        UPDATE event_horizon SET id_shift = id_shift + 1000000,
+                                 started_at = pg_postmaster_start_time()
+        WHERE started_at IS DISTINCT FROM pg_postmaster_start_time();
+        SELECT id_shift INTO shift FROM event_horizon;
+    END IF;
+    RETURN (pg_current_xact_id()::text::bigint + shift) * 1024 + written;
 END
 $$;
 
@@ -359,12 +383,22 @@ END
 $$;
 
 -- Whether the two sides of a direct chat may still write to each other; else the
--- outcome (not_friends) and the other side's username.
-CREATE FUNCTION direct_chat_refusal(c chat_sesh, p_user_id bigint, OUT outcome text, OUT stranger text)
+-- outcome (blocked: either blocks the other; not_friends) and the other side's username.
+CREATE FUNCTION direct_chat_refusal(
+    c chat_sesh, p_user_id bigint, OUT outcome text, OUT stranger text)
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-    IF c.kind = 'direct' AND NOT EXISTS (
+    IF c.kind <> 'direct' THEN
+        RETURN;
+    END IF;
+    IF EXISTS (
+        SELECT FROM user_block
+        WHERE (blocker_id, blocked_id) IN ((c.direct_low, c.direct_high),
+                                           (c.direct_high, c.direct_low))
+    ) THEN
+        outcome := 'blocked';
+    ELSIF NOT EXISTS (
         SELECT FROM friendship WHERE user_low = c.direct_low AND user_high = c.direct_high
     ) THEN
         outcome := 'not_friends';

@@ -125,7 +125,7 @@ async def test_readers_get_every_event_once_in_order_while_writers_race(client, 
                     transaction = db.transaction()
                     await transaction.start()
                     await db.execute(
-                        "SELECT send_message($1, $2, $3, NULL)",
+                        "SELECT send_message($1, $2, $3, NULL, NULL)",
                         chat_id,
                         rng.choice(members).id,
                         f"slow {n}.{i}",
@@ -184,3 +184,34 @@ async def test_readers_get_every_event_once_in_order_while_writers_race(client, 
         await session.close()
         other.terminate()
         await asyncio.wait_for(other.wait(), 10)
+
+
+async def test_after_postgresql_restarts_new_ids_start_above_every_old_one(client, conn):
+    """A transaction id that never reached the disk can come again after a crash; the
+    first events after any start of PostgreSQL move the ids up, once, for everyone."""
+    alice, bob = await sign_up(client, "alice"), await sign_up(client, "bob")
+    await befriend(client, alice, bob)
+    resp = await client.post("/v1/chats", json={"participants": ["bob"]}, headers=alice.headers)
+    chat_id = (await resp.json())["id"]
+    ws = await client.ws_connect("/v1/events", headers=bob.headers)
+    assert json.loads((await ws.receive()).data)["type"] == "ready"
+    path = f"/v1/chats/{chat_id}/messages"
+    assert (await client.post(path, json={"body": "before"}, headers=alice.headers)).status == 201
+    before = json.loads((await ws.receive(timeout=5)).data)["id"]
+    shift = await conn.fetchval("SELECT id_shift FROM event_horizon")
+
+    # As if PostgreSQL had started again since the shift was last moved.
+    await conn.execute("UPDATE event_horizon SET started_at = started_at - interval '1 hour'")
+    sends = [
+        client.post(path, json={"body": f"after {n}"}, headers=alice.headers) for n in range(10)
+    ]
+    assert {resp.status for resp in await asyncio.gather(*sends)} == {201}
+    after = [json.loads((await ws.receive(timeout=5)).data) for _ in range(10)]
+    await ws.close()
+    assert sorted(e["data"]["body"] for e in after) == sorted(f"after {n}" for n in range(10))
+    ids = [e["id"] for e in after]
+    assert ids == sorted(ids)
+    # Moved once (not once per writer), by far more ids than a crash can lose.
+    assert await conn.fetchval("SELECT id_shift FROM event_horizon") == shift + 1_000_000
+    assert ids[0] > before + 1_000_000 * 1024 - 2**20
+    assert await conn.fetchval("SELECT started_at = pg_postmaster_start_time() FROM event_horizon")
