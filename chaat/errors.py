@@ -6,6 +6,7 @@ ChaatError                     -> {"error": {"code", "message", "details"?}}
 ├── InvalidCredentials         401 invalid_credentials
 ├── Forbidden                  403 forbidden
 ├── NotFriends                 403 not_friends (+ details)
+├── Blocked                    403 blocked
 ├── NotFound                   404 not_found
 ├── UserNotFound               404 user_not_found
 ├── MethodNotAllowed           405 method_not_allowed
@@ -79,6 +80,12 @@ class NotFriends(ChaatError):
     """You can only do this with your friends."""
 
     status, code = 403, "not_friends"
+
+
+class Blocked(ChaatError):
+    """One of you blocks the other."""
+
+    status, code = 403, "blocked"
 
 
 class NotFound(ChaatError):

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from chaat import db, errors, events, store, users
+from chaat import blocks, db, errors, events, store, users
 from chaat.auth import Caller
 
 JSON = dict[str, Any]
@@ -29,6 +29,7 @@ async def send_request(pool: asyncpg.Pool, me: Caller, *, to: int | str) -> tupl
                 details=[{"field": "to", "problem": "is yourself", "value": to}]
             )
         await store.friend_requests.lock_pair(conn, user_a=me.id, user_b=other["id"])
+        await blocks.refuse_if_blocked(conn, me, other["id"])
         if await store.friendships.exists(conn, user_a=me.id, user_b=other["id"]):
             raise errors.AlreadyFriends()
         if await store.friend_requests.get_pending(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from asyncpg import Connection
 
-from chaat import access, bus, db, errors, events, store, users
+from chaat import access, blocks, bus, db, errors, events, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
 from chaat.validation import MAX_ID
@@ -53,6 +53,8 @@ def _raise_refusal(
             raise errors.NotFound("No such chat or message.")
         case "forbidden":
             raise errors.Forbidden(forbidden)
+        case "blocked":
+            raise errors.Blocked()
         case "not_friends":
             assert stranger is not None
             raise access.not_friends([stranger], field="chat")
@@ -130,6 +132,7 @@ async def send_to_user(
     """Send to a friend's direct chat, creating the chat first if needed, in one transaction."""
     async with db.transaction(pool) as conn:
         other = await users.find(conn, user)
+        await blocks.refuse_if_blocked(conn, me, other["id"])
         await access.require_friends(conn, me, [other], field="user")
         chat_id, _ = await access.direct_chat(conn, me, other["id"])
         return await append(conn, me, chat_id, body=body, client_id=client_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chaat.handlers import chats, events, friends, messages, meta, users
+from chaat.handlers import blocks, chats, events, friends, messages, meta, users
 
 routes = [
     web.get("/v1/health", meta.health),
@@ -23,6 +23,9 @@ routes = [
     web.delete("/v1/friend-requests/{request_id}", friends.withdraw),
     web.get("/v1/friends", friends.list_friends),
     web.delete("/v1/friends/{user_id}", friends.unfriend),
+    web.get("/v1/blocks", blocks.list_blocks),
+    web.put("/v1/blocks/{user}", blocks.block),
+    web.delete("/v1/blocks/{user}", blocks.unblock),
     web.get("/v1/chats", chats.list_chats),
     web.post("/v1/chats", chats.create_chat),
     web.get("/v1/chats/{chat_id}", chats.get_chat),

@@ -485,3 +485,42 @@ async def test_message_change_answers_and_events_match(
     resp = await client.get(f"/v1/chats/{chat['id']}/participants", headers=bob.headers)
     items = (await documented(resp, "GET", "/v1/chats/{chat_id}/participants"))["items"]
     assert {p["user"]["id"]: p["last_read_seq"] for p in items} == {alice.id: 1, bob.id: 2}
+
+
+async def test_block_answers_match(client: TestClient, alice: User, bob: User) -> None:
+    await befriend(client, alice, bob)
+    chat = await new_chat(client, alice, ["bob"])
+    for answer in (
+        await client.put("/v1/blocks/bob", headers=alice.headers),
+        await client.put("/v1/blocks/alice", headers=alice.headers),
+        await client.put("/v1/blocks/nobody", headers=alice.headers),
+    ):
+        await documented(answer, "PUT", "/v1/blocks/{user}")
+    resp = await client.get("/v1/blocks", headers=alice.headers)
+    assert len((await documented(resp, "GET", "/v1/blocks"))["items"]) == 1
+    for answer, method, path in (
+        (
+            await client.post("/v1/friend-requests", json={"to": "alice"}, headers=bob.headers),
+            "POST",
+            "/v1/friend-requests",
+        ),
+        (
+            await client.post("/v1/users/alice/messages", json={"body": "x"}, headers=bob.headers),
+            "POST",
+            "/v1/users/{user}/messages",
+        ),
+        (
+            await client.post(
+                f"/v1/chats/{chat['id']}/messages", json={"body": "x"}, headers=bob.headers
+            ),
+            "POST",
+            "/v1/chats/{chat_id}/messages",
+        ),
+    ):
+        assert await error_of(answer) == (403, "blocked")
+        await documented(answer, method, path)
+    for answer in (
+        await client.delete("/v1/blocks/bob", headers=alice.headers),
+        await client.delete("/v1/blocks/bob", headers=alice.headers),
+    ):
+        await documented(answer, "DELETE", "/v1/blocks/{user}")

@@ -5,6 +5,7 @@ so that two ids of the same type cannot be swapped by accident.
 """
 
 from chaat.store import (
+    blocks,
     chats,
     events,
     friend_requests,
@@ -18,6 +19,7 @@ from chaat.store import (
 )
 
 __all__ = [
+    "blocks",
     "chats",
     "events",
     "friend_requests",

@@ -46,3 +46,9 @@ async def list_for_user(
         conn, user_id=user_id, status=status, incoming=incoming, outgoing=outgoing
     )
     return [row["json"] async for row in rows]
+
+
+async def delete_pending_between(conn: Connection, *, user_a: int, user_b: int) -> list[Record]:
+    """The withdrawn requests: id and to_user_id."""
+    rows = queries.friend_requests.delete_pending_between(conn, user_a=user_a, user_b=user_b)
+    return [row async for row in rows]
