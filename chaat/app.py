@@ -39,6 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_events)
     app.on_shutdown.append(_close_streams)
+    app.on_cleanup.append(_stop_hashing)
     app.add_routes(routes)
     return app
 
@@ -73,6 +74,10 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     app[keys.hub] = hub
     yield
     await hub.stop()
+
+
+async def _stop_hashing(app: web.Application) -> None:
+    app[keys.passwords].close()
 
 
 async def _close_streams(app: web.Application) -> None:
