@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from chaat import db, keys, middlewares, migrate
+from chaat import db, keys, messages, middlewares, migrate
 from chaat.hub import GOING_AWAY, Hub
+from chaat.limits import Throttle
 from chaat.routes import routes
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
@@ -36,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.tokens] = Tokens(settings.secret_key, ttl=settings.token_ttl)
     app[keys.checked_tokens] = CheckedTokens()
+    app[keys.typing_notices] = Throttle(messages.TYPING_INTERVAL)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_events)
     app.on_shutdown.append(_close_streams)

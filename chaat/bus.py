@@ -13,6 +13,9 @@ costs latency, never an event: the hub also polls every second.
 
 Topics are "chat:<id>" (an event for a chat's participants) and "user:<id>" (an
 event for one user, or a change of the chats they take part in).
+
+Live-only events (typing notices: never stored, never replayed) travel whole on the
+same bus (send_live), each process handing them to its own users' streams.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "chaat_events"
 """The PostgreSQL notification channel of PostgresBus."""
+LIVE_CHANNEL = "chaat_live"
+"""PostgresBus's channel for live-only events ("<sender's name> <payload>")."""
 REDIS_PREFIX = "chaat:"
 RETRY_SECONDS = 1.0
 """A failed publish is dropped (the others poll meanwhile) and publishing pauses this long."""
@@ -50,6 +55,9 @@ class Bus(Protocol):
     def publish(self, topics: Iterable[str]) -> None:
         """Events for these topics have committed (called after commit; never blocks)."""
 
+    def send_live(self, topic: str, payload: str) -> None:
+        """A live-only event (JSON text) for the other processes: best effort, never blocks."""
+
     def follow(self, user_id: int) -> None:
         """A user now has a stream on this process: wake us for their events."""
 
@@ -61,11 +69,15 @@ class Bus(Protocol):
 
 
 class _Outbox:
-    """Topics waiting to be published: everything queued while the last publish was on
-    its way goes out in the next one."""
+    """What waits to be sent: everything queued while the last batch was on its way
+    goes out in the next one (wake-ups coalesced by topic; live events in order)."""
+
+    LIVE_LIMIT = 1000
+    """Live events queued at most (when the bus is down, the oldest are dropped)."""
 
     def __init__(self) -> None:
         self._topics: set[str] = set()
+        self._live: list[tuple[str, str]] = []
         self._ready = asyncio.Event()
 
     def add(self, topics: Iterable[str]) -> None:
@@ -73,11 +85,16 @@ class _Outbox:
         if self._topics:
             self._ready.set()
 
-    async def take(self) -> set[str]:
+    def add_live(self, topic: str, payload: str) -> None:
+        self._live = [*self._live[-(self.LIVE_LIMIT - 1) :], (topic, payload)]
+        self._ready.set()
+
+    async def take(self) -> tuple[set[str], list[tuple[str, str]]]:
         await self._ready.wait()
         self._ready.clear()
         batch, self._topics = self._topics, set()
-        return batch
+        live, self._live = self._live, []
+        return batch, live
 
 
 class PostgresBus:
@@ -91,6 +108,9 @@ class PostgresBus:
     def publish(self, topics: Iterable[str]) -> None:
         self._outbox.add(topics)
 
+    def send_live(self, topic: str, payload: str) -> None:
+        self._outbox.add_live(topic, payload)
+
     def follow(self, user_id: int) -> None:
         pass  # everyone hears everything
 
@@ -99,11 +119,15 @@ class PostgresBus:
 
     async def run(self) -> None:
         while True:
-            await self._outbox.take()
+            topics, live = await self._outbox.take()
+            notices = [(EVENTS_CHANNEL, self._name)] if topics else []
+            notices += [(LIVE_CHANNEL, f"{self._name} {payload}") for _, payload in live]
             try:
                 async with db.connection(self._pool) as conn:
                     await store.events.notify_many(
-                        conn, channels=[EVENTS_CHANNEL], payloads=[self._name]
+                        conn,
+                        channels=[channel for channel, _ in notices],
+                        payloads=[payload for _, payload in notices],
                     )
             except Exception as exc:
                 db.log_failure("event notification", exc)
@@ -121,7 +145,13 @@ class RedisBus:
     """
 
     def __init__(
-        self, url: str, pool: asyncpg.Pool, *, name: str, wake: Callable[[], None]
+        self,
+        url: str,
+        pool: asyncpg.Pool,
+        *,
+        name: str,
+        wake: Callable[[], None],
+        hear_live: Callable[[str], None],
     ) -> None:
         import redis.asyncio as redis  # optional: pip install 'chaat[redis]'
         from redis.backoff import NoBackoff
@@ -134,6 +164,7 @@ class RedisBus:
         self._pool = pool
         self._name = name
         self._wake = wake
+        self._hear_live = hear_live
         self._outbox = _Outbox()
         self._users: set[int] = set()
         self._chats_of: dict[int, frozenset[int]] = {}
@@ -146,6 +177,9 @@ class RedisBus:
 
     def publish(self, topics: Iterable[str]) -> None:
         self._outbox.add(topics)
+
+    def send_live(self, topic: str, payload: str) -> None:
+        self._outbox.add_live(topic, payload)
 
     def follow(self, user_id: int) -> None:
         self._users.add(user_id)
@@ -166,11 +200,13 @@ class RedisBus:
 
     async def _publish_forever(self) -> None:
         while True:
-            topics = await self._outbox.take()
+            topics, live = await self._outbox.take()
             try:
                 async with self._client.pipeline(transaction=False) as pipe:
                     for topic in sorted(topics):
                         pipe.publish(REDIS_PREFIX + topic, self._name)
+                    for topic, payload in live:
+                        pipe.publish(REDIS_PREFIX + topic, f"{self._name} {payload}")
                     await pipe.execute()
             except Exception as exc:
                 db.log_failure("event wake-up (Redis)", exc, self._failures)
@@ -202,8 +238,14 @@ class RedisBus:
     async def _hear(self, pubsub: Any) -> None:
         while True:
             message = await pubsub.get_message(timeout=None)
-            if message is None or message["data"] == self._name.encode():
-                continue  # our own wake-ups were handled when we sent them
+            if message is None:
+                continue
+            sender, _, live = message["data"].decode().partition(" ")
+            if sender == self._name:
+                continue  # ours were handled when we sent them
+            if live:
+                self._hear_live(live)
+                continue
             kind, _, id = message["channel"].decode().removeprefix(REDIS_PREFIX).partition(":")
             if kind == "user" and int(id) in self._users:
                 self._stale.add(int(id))  # their chats may have changed

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import time
@@ -36,7 +37,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from chaat import db, store
-from chaat.bus import EVENTS_CHANNEL, Bus, PostgresBus, RedisBus
+from chaat.bus import EVENTS_CHANNEL, LIVE_CHANNEL, Bus, PostgresBus, RedisBus
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def frame(event_id: int | None, type: str, data: str) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
-    id: int
+    id: int | None
+    """None for a live-only event (typing), which is never stored nor replayed."""
     type: str
     data: str
 
@@ -203,7 +205,9 @@ class Hub:
         self._name = secrets.token_hex(8)
         """Our wake-ups' payload, so that we can skip our own when they come back."""
         self.bus: Bus = (
-            RedisBus(redis_url, pool, name=self._name, wake=self._wake.set)
+            RedisBus(
+                redis_url, pool, name=self._name, wake=self._wake.set, hear_live=self._hear_live
+            )
             if redis_url
             else PostgresBus(pool, name=self._name)
         )
@@ -269,6 +273,25 @@ class Hub:
             future.add_done_callback(lambda _: self._echoes.pop(nonce, None))
         return future
 
+    def send_live(self, topic: str, user_ids: list[int], type: str, data: str) -> None:
+        """A live-only event (data: JSON text) to these users' streams, on every process;
+        never stored, so never replayed, and lost by a stream that is not open."""
+        self._deliver_live(user_ids, type, data)
+        self.bus.send_live(topic, f'{{"to":{json.dumps(user_ids)},"type":"{type}","data":{data}}}')
+
+    def _deliver_live(self, user_ids: list[int], type: str, data: str) -> None:
+        for user_id in user_ids:
+            for subscriber in self._subscribers.get(user_id, ()):
+                subscriber.offer(Delivery(None, type, data))
+
+    def _hear_live(self, payload: str) -> None:
+        """A live-only event from another process (see send_live)."""
+        try:
+            event = json.loads(payload)
+            self._deliver_live(event["to"], event["type"], json.dumps(event["data"]))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed live event from the bus")
+
     def tokens_revoked(self, user_id: int) -> None:
         self._revocations.revoked(user_id)
         self._spawn(self._check_tokens(user_id))
@@ -332,6 +355,8 @@ class Hub:
                 delivery = await subscriber.next(within=min(remaining, 15.0))
                 if delivery is None:
                     await sink.idle()
+                elif delivery.id is None:  # live only: no place in the stream
+                    await sink.send(None, delivery.type, delivery.data)
                 elif delivery.id > cursor and delivery.id not in old_news:
                     await sink.send(delivery.id, delivery.type, delivery.data)
                     cursor = delivery.id
@@ -361,6 +386,7 @@ class Hub:
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(EVENTS_CHANNEL, self._on_events)
                 await conn.add_listener(TOKENS_CHANNEL, self._on_tokens_changed)
+                await conn.add_listener(LIVE_CHANNEL, self._on_live)
                 self.listening.set()
                 self._silent_since = None
                 self._revocations.listening(True)
@@ -384,6 +410,11 @@ class Hub:
     def _on_events(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload != self._name:  # our own wake-up was handled when we sent it
             self._wake.set()
+
+    def _on_live(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        sender, _, event = payload.partition(" ")
+        if sender != self._name:  # ours were delivered when we sent them
+            self._hear_live(event)
 
     def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         user, _, nonce = payload.partition(" ")

@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from chaat.hub import Hub
+from chaat.limits import Throttle
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
 
@@ -19,6 +20,7 @@ pool = web.AppKey("pool", asyncpg.Pool)
 passwords = web.AppKey("passwords", Passwords)
 tokens = web.AppKey("tokens", Tokens)
 hub = web.AppKey("hub", Hub)
+typing_notices = web.AppKey("typing_notices", Throttle)
 checked_tokens = web.AppKey("checked_tokens", CheckedTokens["Caller"])
 
 current_user = web.RequestKey["Caller"]("current_user")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 from asyncpg import Connection
 
 from chaat import access, blocks, bus, db, errors, events, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
+from chaat.hub import Hub
+from chaat.limits import Throttle
 from chaat.validation import MAX_ID
 
 
@@ -181,3 +185,27 @@ async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -
             raise errors.NotFound("No such chat.")
         if outcome == "moved":
             events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+
+
+TYPING_INTERVAL = 2.0
+"""Seconds between two typing notices of one user in one chat; the rest are dropped."""
+
+
+async def typing(
+    pool: asyncpg.Pool, me: Caller, hub: Hub, notices: Throttle, *, chat_id: int
+) -> None:
+    """Tell the chat's other participants, live only, that the caller is typing; the
+    caller must be allowed to write there. Never stored, so never replayed."""
+    async with db.connection(pool) as conn:
+        audience = await store.chats.get_typing_audience(conn, chat_id=chat_id, user_id=me.id)
+    if audience is None:
+        raise errors.NotFound("No such chat.")
+    _raise_refusal(audience["outcome"] or "", stranger=audience["stranger"])
+    if audience["audience"] and notices.allow((me.id, chat_id)):
+        sender = json.dumps({"id": me.id, "username": me.username})
+        hub.send_live(
+            bus.chat_topic(chat_id),
+            audience["audience"],
+            "typing",
+            f'{{"chat_id":{chat_id},"user":{sender}}}',
+        )

@@ -41,6 +41,7 @@ routes = [
     web.put("/v1/chats/{chat_id}/messages/{seq}/reactions/{emoji}", messages.add_reaction),
     web.delete("/v1/chats/{chat_id}/messages/{seq}/reactions/{emoji}", messages.remove_reaction),
     web.post("/v1/chats/{chat_id}/read", messages.mark_read),
+    web.post("/v1/chats/{chat_id}/typing", messages.typing),
     web.post("/v1/users/{user}/messages", messages.send_to_user),
     web.get("/v1/events", events.follow),
 ]

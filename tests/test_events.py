@@ -424,6 +424,11 @@ async def test_two_server_processes_share_events_and_revocations(client, setting
                 back = await resp.json()
             assert (await local.expect("message.created"))["data"] == back
             assert (await remote.expect("message.created"))["data"] == back  # his own, too
+            # Typing notices, never stored, cross too.
+            resp = await client.post(f"/v1/chats/{chat_id}/typing", headers=alice.headers)
+            assert resp.status == 204
+            notice = await remote.expect("typing")
+            assert notice["data"]["user"]["username"] == "alice"
             # Revoking bob's token here closes his socket over there.
             await client.delete("/v1/tokens/current", headers=bob.headers)
             msg = await remote.ws.receive(timeout=5)

@@ -433,3 +433,47 @@ async def test_changes_arrive_live_after_their_message_and_replay_in_order(
         "message.updated",
         "message.created",
     ]
+
+
+# Typing
+
+
+async def test_typing_reaches_the_others_live_only_and_is_never_replayed(
+    client, alice, bob, carol, group
+):
+    bobs, carols, alices = [await connect(client, u) for u in (bob, carol, alice)]
+    await send(client, bob, group["id"], "anyone?")
+    for stream in (bobs, carols, alices):
+        before = await stream.expect("message.created")
+    path = f"/v1/chats/{group['id']}/typing"
+    resp = await client.post(path, headers=alice.headers, skip_auto_headers={"Content-Type"})
+    assert resp.status == 204
+    for stream in (bobs, carols):
+        notice = await stream.next()
+        assert notice == {
+            "type": "typing",
+            "data": {"chat_id": group["id"], "user": {"id": alice.id, "username": "alice"}},
+        }
+    # Again within 2 seconds: dropped (still 204); the sender's own streams hear nothing.
+    assert (await client.post(path, json={}, headers=alice.headers)).status == 204
+    created = await send(client, alice, group["id"], "done typing")
+    for stream in (bobs, carols, alices):
+        assert (await stream.expect("message.created"))["data"] == created
+    # A client resuming from before hears the message, not the notice.
+    replay = await connect(client, bob, f"?since={before['id']}")
+    assert (await replay.expect("message.created"))["data"] == created
+    with pytest.raises(asyncio.TimeoutError):
+        await replay.ws.receive(timeout=0.5)
+    for stream in (bobs, carols, alices, replay):
+        await stream.ws.close()
+
+
+async def test_typing_needs_the_right_to_write(client, alice, bob, carol, direct):
+    path = f"/v1/chats/{direct['id']}/typing"
+    assert await error_of(await client.post(path, headers=carol.headers)) == (404, "not_found")
+    resp = await client.post(path, json={"typing": True}, headers=carol.headers)
+    assert await problem_fields(resp) == {"typing"}  # the body's rules come first
+    assert (await client.delete(f"/v1/friends/{bob.id}", headers=alice.headers)).status == 204
+    assert await error_of(await client.post(path, headers=alice.headers)) == (403, "not_friends")
+    assert (await client.put("/v1/blocks/alice", headers=bob.headers)).status == 204
+    assert await error_of(await client.post(path, headers=alice.headers)) == (403, "blocked")

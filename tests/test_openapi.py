@@ -524,3 +524,24 @@ async def test_block_answers_match(client: TestClient, alice: User, bob: User) -
         await client.delete("/v1/blocks/bob", headers=alice.headers),
     ):
         await documented(answer, "DELETE", "/v1/blocks/{user}")
+
+
+async def test_typing_answers_and_frames_match(client: TestClient, alice: User, bob: User) -> None:
+    await befriend(client, alice, bob)
+    chat = await new_chat(client, alice, ["bob"])
+    events = validator_at("/components/schemas/Event")
+    ws = await client.ws_connect("/v1/events", headers=bob.headers)
+    try:
+        events.validate(await ws.receive_json(timeout=5))
+        resp = await client.post(f"/v1/chats/{chat['id']}/typing", headers=alice.headers)
+        await documented(resp, "POST", "/v1/chats/{chat_id}/typing")
+        notice = await ws.receive_json(timeout=5)
+        events.validate(notice)
+        assert notice["type"] == "typing"
+    finally:
+        await ws.close()
+    for answer in (
+        await client.post("/v1/chats/99/typing", headers=alice.headers),
+        await client.post(f"/v1/chats/{chat['id']}/typing", json={"x": 1}, headers=alice.headers),
+    ):
+        await documented(answer, "POST", "/v1/chats/{chat_id}/typing")

@@ -193,6 +193,16 @@ async def test_processes_wake_each_other_through_redis_for_their_own_users_only(
             delays.append(time.monotonic() - sent_at)
         assert [m["body"] for m in bobs.messages(chat_id)] == [f"hello {n}" for n in range(15)]
         assert statistics.median(delays) < 0.3, delays
+        # A typing notice, never stored, travels whole on the bus.
+        async with session.post(f"{a}/v1/chats/{chat_id}/typing", headers=alice.headers) as resp:
+            assert resp.status == 204
+        for _ in range(50):
+            if any(e["type"] == "typing" for e in bobs.received):
+                break
+            await asyncio.sleep(0.05)
+        typing = [e for e in bobs.received if e["type"] == "typing"]
+        assert [e["data"]["user"]["id"] for e in typing] == [alice.id]
+        assert "id" not in typing[0]
 
         # A chat made on the other process: bob's process reads his chats again and
         # follows the new one too.

@@ -106,6 +106,18 @@ async def delete(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def typing(request: web.Request) -> web.Response:
+    parse_body(request, NoBody)
+    await messages.typing(
+        request.app[keys.pool],
+        request[keys.current_user],
+        request.app[keys.hub],
+        request.app[keys.typing_notices],
+        chat_id=path_id(request, "chat_id"),
+    )
+    return web.Response(status=204)
+
+
 async def add_reaction(request: web.Request) -> web.Response:
     parse_body(request, NoBody)
     return await _react(request, add=True)

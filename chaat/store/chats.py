@@ -54,3 +54,9 @@ async def rename(conn: Connection, *, id: int, name: str | None) -> None:
 
 async def lock(conn: Connection, *, id: int) -> None:
     await queries.chats.lock(conn, id=id)
+
+
+async def get_typing_audience(conn: Connection, *, chat_id: int, user_id: int) -> Record | None:
+    """outcome (None, blocked or not_friends), stranger, audience (the other participants);
+    None when there is no such chat or user_id does not take part in it."""
+    return await queries.chats.get_typing_audience(conn, chat_id=chat_id, user_id=user_id)
