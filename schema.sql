@@ -111,6 +111,11 @@ CREATE TABLE chat_participant (
 );
 CREATE INDEX chat_participant_user ON chat_participant (user_id);
 
+-- A message's words for search: runs of letters and digits, lowercased ('simple').
+CREATE FUNCTION message_words(body text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT to_tsvector('simple', regexp_replace(body, '[^[:alnum:]]+', ' ', 'g')) $$;
+
 CREATE TABLE message (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     chat_sesh_id bigint NOT NULL REFERENCES chat_sesh (id) ON DELETE CASCADE,
@@ -127,6 +132,8 @@ CREATE TABLE message (
     sent_digest  bytea,
     -- reactions_json(id), kept here so that reading a message needs no query of its own.
     reactions    json NOT NULL DEFAULT '[]',
+    -- The body's words, for search (message_words()); a tombstone has none.
+    body_words   tsvector GENERATED ALWAYS AS (message_words(body)) STORED,
     CONSTRAINT message_body_length CHECK (char_length(body) BETWEEN 1 AND 4000),
     CONSTRAINT message_client_id_length CHECK (char_length(client_id) <= 64),
     -- History pages are range scans of this index, whatever the chat's size;
@@ -141,6 +148,7 @@ CREATE TABLE message (
     -- What a client_id retry is compared with (sent_digest()).
     CONSTRAINT message_sent_digest CHECK ((sent_digest IS NULL) = (client_id IS NULL))
 );
+CREATE INDEX message_body_words ON message USING gin (body_words);
 
 -- The distinct emoji on a message, in the order each was first used (id); an emoji
 -- whose last reaction goes is deleted, and comes back last. Its slot (1 to 20, one

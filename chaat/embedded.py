@@ -198,6 +198,9 @@ def _initdb(pgdata: Path, user: User | None) -> None:
     log.info("creating the embedded database in %s", pgdata)
     initdb = str(bin_dir() / "initdb")
     options = ["--auth=trust", "--encoding=UTF8", "--username=postgres", "--no-instructions"]
+    # Unicode letters whatever the machine's locale (search cuts words and compares
+    # letters case-insensitively): PostgreSQL's own C.UTF-8, not the C library's.
+    options += ["--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
     done = _run([initdb, "-D", str(pgdata), *options], user, pgdata)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]

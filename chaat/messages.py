@@ -187,6 +187,31 @@ async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -
             events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
 
 
+async def search(
+    pool: asyncpg.Pool,
+    me: Caller,
+    *,
+    q: str,
+    chat_id: int | None,
+    before: int | None,
+    limit: int,
+) -> tuple[list[JsonText], bool]:
+    """Messages of the caller's chats (or of one) with every word of q starting a word of
+    their body, newest first, and whether older matches exist. One round trip."""
+    async with db.connection(pool) as conn:
+        page = await store.messages.search(
+            conn,
+            user_id=me.id,
+            chat_id=chat_id,
+            q=q,
+            before=MAX_ID if before is None else before,
+            limit=limit + 1,
+        )
+    if page is None:
+        raise errors.NotFound("No such chat.")
+    return page[:limit], len(page) > limit
+
+
 TYPING_INTERVAL = 2.0
 """Seconds between two typing notices of one user in one chat; the rest are dropped."""
 

@@ -43,5 +43,6 @@ routes = [
     web.post("/v1/chats/{chat_id}/read", messages.mark_read),
     web.post("/v1/chats/{chat_id}/typing", messages.typing),
     web.post("/v1/users/{user}/messages", messages.send_to_user),
+    web.get("/v1/messages", messages.search),
     web.get("/v1/events", events.follow),
 ]

@@ -545,3 +545,21 @@ async def test_typing_answers_and_frames_match(client: TestClient, alice: User, 
         await client.post(f"/v1/chats/{chat['id']}/typing", json={"x": 1}, headers=alice.headers),
     ):
         await documented(answer, "POST", "/v1/chats/{chat_id}/typing")
+
+
+async def test_search_answers_match(client: TestClient, alice: User, bob: User) -> None:
+    await befriend(client, alice, bob)
+    chat = await new_chat(client, alice, ["bob"])
+    resp = await client.post(
+        f"/v1/chats/{chat['id']}/messages", json={"body": "find me"}, headers=alice.headers
+    )
+    assert resp.status == 201
+    for params, status in (
+        ({"q": "fin"}, 200),
+        ({"q": "fin", "chat": str(chat["id"]), "limit": "1"}, 200),
+        ({"q": "fin", "chat": "999"}, 404),
+        ({"q": "!!"}, 422),
+    ):
+        resp = await client.get("/v1/messages", params=params, headers=bob.headers)
+        assert resp.status == status
+        await documented(resp, "GET", "/v1/messages")

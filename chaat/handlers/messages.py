@@ -57,6 +57,22 @@ class History(Query):
     after: Seq | None = None
 
 
+def _has_a_word(q: str) -> str:
+    if not any(ch.isalnum() for ch in q):
+        raise PydanticCustomError("no_word", "must hold a word: a run of letters and digits")
+    return q
+
+
+class Search(Query):
+    q: Annotated[
+        Text, pydantic.Field(min_length=1, max_length=200), pydantic.AfterValidator(_has_a_word)
+    ]
+    chat: Annotated[int, pydantic.Field(ge=1, le=MAX_ID)] | None = None
+    before: Seq | None = None
+    """A message id: matches older than it."""
+    limit: Annotated[int, pydantic.Field(ge=1, le=100)] = 20
+
+
 class MarkRead(Body):
     seq: Seq
 
@@ -169,6 +185,19 @@ async def history(request: web.Request) -> web.Response:
         limit=query.limit,
         before=query.before,
         after=query.after,
+    )
+    return responses.items(items, has_more=has_more)
+
+
+async def search(request: web.Request) -> web.Response:
+    query = parse_query(request, Search)
+    items, has_more = await messages.search(
+        request.app[keys.pool],
+        request[keys.current_user],
+        q=query.q,
+        chat_id=query.chat,
+        before=query.before,
+        limit=query.limit,
     )
     return responses.items(items, has_more=has_more)
 

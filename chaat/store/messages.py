@@ -69,3 +69,13 @@ async def list_after(
         conn, chat_id=chat_id, user_id=user_id, after=after, limit=limit
     )
     return row["page"] if row["allowed"] else None
+
+
+async def search(
+    conn: Connection, *, user_id: int, chat_id: int | None, q: str, before: int, limit: int
+) -> list[JsonText] | None:
+    """Newest first; None when chat_id is given and user_id does not take part in it."""
+    row = await queries.messages.search(
+        conn, user_id=user_id, chat_id=chat_id, q=q, before=before, limit=limit
+    )
+    return row["page"] if row["allowed"] else None
