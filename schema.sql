@@ -29,6 +29,20 @@ CREATE TABLE auth_token (
 );
 CREATE INDEX auth_token_user_id ON auth_token (user_id);
 
+-- Invite codes for CHAAT_REGISTRATION=invite; a code is kept only as its SHA-256.
+CREATE TABLE invite (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    code_hash  bytea NOT NULL,
+    uses_left  integer NOT NULL,
+    expires_at timestamptz NOT NULL,
+    -- NULL: made by `chaat admin invite`.
+    created_by bigint REFERENCES app_user (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT invite_code_hash_key UNIQUE (code_hash),
+    CONSTRAINT invite_uses_left_not_negative CHECK (uses_left >= 0),
+    CONSTRAINT invite_expires_after_creation CHECK (expires_at > created_at)
+);
+
 CREATE TABLE friend_request (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     from_user_id bigint NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,

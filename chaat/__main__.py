@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import NoReturn
 
 import asyncpg
 
-from chaat import db, hub, migrate, store
+from chaat import db, hub, invites, migrate, store
 from chaat.embedded import EmbeddedError
 from chaat.server import configure_logging, database, explain, serve
 from chaat.settings import ConfigError, Settings, debug_from_env
@@ -42,9 +43,29 @@ async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
     return 0
 
 
-def admin(settings: Settings, action: str, username: str) -> int:
+async def _make_invite(settings: Settings, uses: int, expires_in: int) -> int:
+    assert settings.database_url
+    pool = await db.create_pool(settings.database_url, size=1)
+    try:
+        async with db.connection(pool) as conn:
+            await migrate.upgrade(conn)
+        invite = await invites.create(pool, uses=uses, expires_in=expires_in, created_by=None)
+    finally:
+        await pool.close()
+    print(invite["code"])  # alone on stdout, for scripts
+    print(
+        f"{invite['uses_left']} use(s), until {invite['expires_at']}"
+        f" (signups need it when CHAAT_REGISTRATION=invite)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def admin(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings, serving=False) as settings:
-        return asyncio.run(_set_admin(settings, username, action == "promote"))
+        if args.action == "invite":
+            return asyncio.run(_make_invite(settings, args.uses, args.expires))
+        return asyncio.run(_set_admin(settings, args.username, args.action == "promote"))
 
 
 async def _database_schema(settings: Settings, action: str) -> int:
@@ -92,6 +113,17 @@ def _workers(text: str) -> int:
     return int(text)
 
 
+def _bounded(name: str, least: int, most: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not least <= int(text) <= most:
+            raise argparse.ArgumentTypeError(
+                f"{name} takes a number from {least} to {most}, not {text!r}"
+            )
+        return int(text)
+
+    return parse
+
+
 DEBUG_HELP = "show the traceback with an error (or set CHAAT_DEBUG=1)"
 DATA_DIR_HELP = "embedded database folder (CHAAT_DATA_DIR, default ./chaat-data)"
 
@@ -113,10 +145,28 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_workers, help="server processes (CHAAT_WORKERS, default 1)")
     s.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
-    a = sub.add_parser("admin", help="promote or demote an administrator")
-    a.add_argument("action", choices=["promote", "demote"])
-    a.add_argument("username")
-    a.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    a = sub.add_parser("admin", help="administrators and invite codes")
+    actions = a.add_subparsers(dest="action", required=True)
+    promote = actions.add_parser("promote", help="make someone an administrator")
+    demote = actions.add_parser("demote", help="make an administrator a user again")
+    for action in (promote, demote):
+        action.add_argument("username")
+    invite = actions.add_parser("invite", help="print a new invite code")
+    invite.add_argument(
+        "--uses",
+        type=_bounded("--uses", 1, invites.MOST_USES),
+        default=invites.USES,
+        help=f"signups it allows (default {invites.USES})",
+    )
+    invite.add_argument(
+        "--expires",
+        type=_bounded("--expires", 1, invites.LONGEST_EXPIRES_IN),
+        default=invites.EXPIRES_IN,
+        metavar="SECONDS",
+        help=f"how long it stays valid (default {invites.EXPIRES_IN}: 7 days)",
+    )
+    for action in (promote, demote, invite):
+        action.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     d = sub.add_parser("db", help="the database schema: its version, and upgrading it")
     d.add_argument("action", choices=["status", "upgrade"])
@@ -125,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("repl", help="the interactive chat shell")
     r.add_argument("--server", default=os.environ.get("CHAAT_SERVER", "http://127.0.0.1:8080"))
 
-    for command in (s, a, d, r):
+    for command in (s, a, promote, demote, invite, d, r):
         # Also after the command; SUPPRESS keeps `chaat --debug serve` working.
         command.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
@@ -169,7 +219,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signal.SIGHUP, signal.default_int_handler)
         serve(settings)
     elif args.command == "admin":
-        return admin(settings, args.action, args.username)
+        return admin(settings, args)
     elif args.command == "db":
         return database_schema(settings, args.action)
     return 0

@@ -7,6 +7,8 @@ ChaatError                     -> {"error": {"code", "message", "details"?}}
 ├── Forbidden                  403 forbidden
 ├── NotFriends                 403 not_friends (+ details)
 ├── Blocked                    403 blocked
+├── RegistrationClosed         403 registration_closed
+├── InvalidInvite              403 invalid_invite
 ├── NotFound                   404 not_found
 ├── UserNotFound               404 user_not_found
 ├── MethodNotAllowed           405 method_not_allowed
@@ -86,6 +88,18 @@ class Blocked(ChaatError):
     """One of you blocks the other."""
 
     status, code = 403, "blocked"
+
+
+class RegistrationClosed(ChaatError):
+    """This server takes no new accounts."""
+
+    status, code = 403, "registration_closed"
+
+
+class InvalidInvite(ChaatError):
+    """Signing up here needs a valid invite code."""
+
+    status, code = 403, "invalid_invite"
 
 
 class NotFound(ChaatError):

@@ -14,6 +14,7 @@ routes = [
     web.get("/v1/users/me", users.me),
     web.put("/v1/users/me/password", users.change_password),
     web.get("/v1/users/{user}", users.get_user),
+    web.post("/v1/invites", users.create_invite),
     web.post("/v1/tokens", users.log_in),
     web.delete("/v1/tokens", users.log_out_everywhere),
     web.delete("/v1/tokens/current", users.log_out),

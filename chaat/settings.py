@@ -6,9 +6,13 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+Registration = Literal["open", "invite", "closed"]
+REGISTRATIONS: tuple[Registration, ...] = ("open", "invite", "closed")
 
 
 class ConfigError(Exception):
@@ -60,6 +64,14 @@ def _redis_url(env: dict[str, str]) -> str | None:
     return url
 
 
+def _registration(env: dict[str, str]) -> Registration:
+    value = env.get("CHAAT_REGISTRATION") or "open"
+    for mode in REGISTRATIONS:
+        if value == mode:
+            return mode
+    raise ConfigError(f"CHAAT_REGISTRATION must be open, invite or closed, got {value!r}")
+
+
 def _log_level(env: dict[str, str], default: str) -> str:
     level = (env.get("CHAAT_LOG_LEVEL") or default).upper()
     if level not in LOG_LEVELS:
@@ -89,6 +101,8 @@ class Settings:
     token_ttl: int = 30 * 24 * 3600
     """Seconds a token stays valid."""
     max_group_size: int = 100
+    registration: Registration = "open"
+    """Who may sign up: anyone, whoever has an invite code, or no one."""
     event_retention: int = 7 * 24 * 3600
     """Seconds live events are kept for replay."""
     argon2_time_cost: int = 3
@@ -118,6 +132,7 @@ class Settings:
             port=_int(env, "CHAAT_PORT", defaults.port, maximum=65535),
             workers=_int(env, "CHAAT_WORKERS", defaults.workers),
             token_ttl=_int(env, "CHAAT_TOKEN_TTL", defaults.token_ttl),
+            registration=_registration(env),
             max_group_size=_int(env, "CHAAT_MAX_GROUP_SIZE", defaults.max_group_size, minimum=2),
             event_retention=_int(env, "CHAAT_EVENT_RETENTION", defaults.event_retention),
             argon2_time_cost=_int(env, "CHAAT_ARGON2_TIME_COST", defaults.argon2_time_cost),

@@ -8,9 +8,10 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection, Record
 
-from chaat import db, errors, hub, store
+from chaat import db, errors, hub, invites, store
 from chaat.auth import Caller
 from chaat.security import Passwords, Tokens
+from chaat.settings import Registration
 from chaat.validation import as_user_id, is_username
 
 JSON = dict[str, Any]
@@ -31,10 +32,22 @@ async def sign_up(
     username: str,
     password: str,
     display_name: str | None,
+    registration: Registration = "open",
+    invite: str | None = None,
 ) -> JSON:
-    """Create an account; the unique index settles two signups of one name."""
+    """Create an account; the unique index settles two signups of one name.
+
+    When registration is by invitation, the account takes one use of the invite in
+    the same transaction: a signup that fails (a taken name) gives it back.
+    """
+    if registration == "closed":
+        raise errors.RegistrationClosed()
     password_hash = await passwords.hash(password)
-    async with db.connection(pool) as conn:
+    async with db.transaction(pool) as conn:
+        if registration == "invite" and not (
+            invite and await store.invites.use(conn, code_hash=invites.code_hash(invite))
+        ):
+            raise errors.InvalidInvite()
         row = await store.users.create(
             conn,
             username=username,

@@ -92,6 +92,11 @@ def test_malformed_database_url():
     assert "DATABASE_URL must be a postgresql:// URL" in line
 
 
+def test_unknown_registration_mode():
+    line = one_line_error(chaat("serve", env={"CHAAT_REGISTRATION": "friends-only"}))
+    assert "CHAAT_REGISTRATION must be open, invite or closed" in line
+
+
 def test_malformed_redis_url():
     line = one_line_error(chaat("serve", env={"CHAAT_REDIS_URL": "localhost:6379"}))
     assert "CHAAT_REDIS_URL must be a redis://" in line

@@ -563,3 +563,17 @@ async def test_search_answers_match(client: TestClient, alice: User, bob: User) 
         resp = await client.get("/v1/messages", params=params, headers=bob.headers)
         assert resp.status == status
         await documented(resp, "GET", "/v1/messages")
+
+
+async def test_invite_answers_match(client: TestClient, alice: User, bob: User, conn) -> None:
+    await conn.execute("UPDATE app_user SET is_admin = true WHERE id = $1", alice.id)
+    for answer in (
+        await client.post("/v1/invites", json={"uses": 2}, headers=alice.headers),
+        await client.post("/v1/invites", json={}, headers=bob.headers),
+        await client.post("/v1/invites", json={"uses": 0}, headers=alice.headers),
+    ):
+        await documented(answer, "POST", "/v1/invites")
+    resp = await client.post(
+        "/v1/users", json={"username": "carol", "password": PASSWORD, "invite": "x"}
+    )
+    await documented(resp, "POST", "/v1/users")

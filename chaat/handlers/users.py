@@ -7,7 +7,7 @@ from typing import Annotated
 import pydantic
 from aiohttp import web
 
-from chaat import db, keys, users
+from chaat import db, invites, keys, users
 from chaat.validation import MAX_ID, Body, Query, Storable, Text, Username, parse_body, parse_query
 
 Password = Annotated[str, pydantic.Field(min_length=8, max_length=256), Storable]
@@ -18,6 +18,15 @@ class SignUp(Body):
     username: Username
     password: Password
     display_name: DisplayName | None = None
+    invite: Annotated[str, pydantic.Field(max_length=256), Storable] | None = None
+    """Needed when CHAAT_REGISTRATION=invite; ignored otherwise."""
+
+
+class NewInvite(Body):
+    uses: Annotated[int, pydantic.Field(ge=1, le=invites.MOST_USES)] = invites.USES
+    expires_in: Annotated[int, pydantic.Field(ge=1, le=invites.LONGEST_EXPIRES_IN)] = (
+        invites.EXPIRES_IN
+    )
 
 
 class LogIn(Body):
@@ -45,8 +54,21 @@ async def sign_up(request: web.Request) -> web.Response:
         username=payload.username,
         password=payload.password,
         display_name=payload.display_name,
+        registration=request.app[keys.settings].registration,
+        invite=payload.invite,
     )
     return web.json_response(user, status=201)
+
+
+async def create_invite(request: web.Request) -> web.Response:
+    payload = parse_body(request, NewInvite)
+    invite = await invites.create_as(
+        request.app[keys.pool],
+        request[keys.current_user],
+        uses=payload.uses,
+        expires_in=payload.expires_in,
+    )
+    return web.json_response(invite, status=201)
 
 
 async def log_in(request: web.Request) -> web.Response:
