@@ -23,6 +23,7 @@ nothing lost and nothing twice.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -32,7 +33,7 @@ import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import asyncpg
 
@@ -116,48 +117,46 @@ class Kicked(Exception):
 
 @dataclass(eq=False)
 class Subscriber:
-    """One open stream of one user, fed by the hub through a bounded queue."""
+    """One open stream of one user, fed by the hub through a bounded queue.
+
+    An idle stream waits on one event, in its own task: no task of its own per wait
+    (10,000 idle sockets are 10,000 waits).
+    """
 
     user_id: int
     token_id: int
     expires_at: datetime
-    queue: asyncio.Queue[Delivery] = field(default_factory=lambda: asyncio.Queue(1024))
+    queue: collections.deque[Delivery] = field(default_factory=collections.deque)
     kicked: Kicked | None = None
-    _woken: asyncio.Event = field(default_factory=asyncio.Event)
+    _signal: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a delivery is queued or the stream is kicked."""
+
+    LIMIT: ClassVar[int] = 1024
+    """Deliveries queued at most: a client this far behind is told to resume."""
 
     def offer(self, delivery: Delivery) -> None:
         """Queue a delivery; a client this far behind is told to reconnect and resume."""
-        try:
-            self.queue.put_nowait(delivery)
-        except asyncio.QueueFull:
+        if len(self.queue) >= self.LIMIT:
             self.kick(TRY_AGAIN_LATER, "too far behind: reconnect with ?since=<last id>")
+        else:
+            self.queue.append(delivery)
+            self._signal.set()
 
     def kick(self, code: int, reason: str) -> None:
         if self.kicked is None:
             self.kicked = Kicked(code, reason)
-            self._woken.set()
+            self._signal.set()
 
     async def next(self, within: float) -> Delivery | None:
         """The next delivery, or None after `within` seconds; raises Kicked once kicked."""
+        if not self.queue and not self.kicked:
+            self._signal.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await self._signal.wait()
         if self.kicked:
             raise self.kicked
-        if not self.queue.empty():
-            return self.queue.get_nowait()
-        getter = asyncio.ensure_future(self.queue.get())
-        kicked = asyncio.ensure_future(self._woken.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {getter, kicked}, timeout=within, return_when="FIRST_COMPLETED"
-            )
-        finally:  # also when the stream is cancelled
-            kicked.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter in done:
-            return getter.result()
-        if self.kicked:
-            raise self.kicked
-        return None
+        return self.queue.popleft() if self.queue else None
 
 
 class Sink(Protocol):

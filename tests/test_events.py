@@ -381,7 +381,7 @@ async def test_an_unauthenticated_sse_request_is_401(client):
 
 async def test_a_slow_subscriber_is_told_to_resume(alice):
     subscriber = hub.Subscriber(user_id=1, token_id=1, expires_at=None)  # type: ignore[arg-type]
-    for n in range(subscriber.queue.maxsize):
+    for n in range(hub.Subscriber.LIMIT):
         subscriber.offer(hub.Delivery(n, "message.created", "{}"))
     assert subscriber.kicked is None
     subscriber.offer(hub.Delivery(10_000, "message.created", "{}"))

@@ -101,27 +101,37 @@ async def _serve_websocket(
 ) -> None:
     ready = json.dumps({"user": caller.json})
     feeding = asyncio.create_task(
-        request.app[keys.hub].follow(_subscriber(caller), since, _WebSocketSink(ws), ready)
+        _feed(request.app[keys.hub], ws, _subscriber(caller), since, ready)
     )
-    # Reading keeps pings, pongs and the client's close flowing; clients have nothing to say.
-    reading = asyncio.create_task(_drain(ws))
     try:
-        done, _ = await asyncio.wait({feeding, reading}, return_when=asyncio.FIRST_COMPLETED)
+        # Reading keeps pings, pongs and the client's close flowing; clients have nothing
+        # to say. It ends when the client goes, or when the feed closes the socket.
+        async for _ in ws:
+            pass
     finally:  # also when this handler is cancelled
-        for task in (feeding, reading):
-            task.cancel()
-        await asyncio.gather(feeding, reading, return_exceptions=True)
-    if feeding in done and isinstance(feeding.exception(), hub.Kicked):
-        kicked = feeding.exception()
-        assert isinstance(kicked, hub.Kicked)
+        feeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeding
+
+
+async def _feed(
+    hub_: hub.Hub,
+    ws: web.WebSocketResponse,
+    subscriber: hub.Subscriber,
+    since: int | None,
+    ready: str,
+) -> None:
+    """Follow the stream into the socket; when the server ends it, close with its reason."""
+    try:
+        await hub_.follow(subscriber, since, _WebSocketSink(ws), ready)
+    except hub.Kicked as kicked:
         await ws.close(code=kicked.code, message=kicked.reason.encode())
+    except ConnectionError:
+        pass  # the client went away mid-send: the reader sees it too
+    except errors.Unavailable:
+        await ws.close(code=hub.TRY_AGAIN_LATER, message=b"database unavailable: resume later")
     else:
         await ws.close()
-
-
-async def _drain(ws: web.WebSocketResponse) -> None:
-    async for _ in ws:
-        pass
 
 
 async def _serve_sse(request: web.Request, caller: Caller, since: int | None) -> web.StreamResponse:
