@@ -45,15 +45,16 @@ async def group(client, alice, bob, carol, dave):
 # Listing
 
 
-async def test_participants_are_listed_with_when_they_joined(client, alice, bob, group):
+async def test_participants_are_listed_with_when_they_joined_and_read(client, alice, bob, group):
     resp = await client.get(f"/v1/chats/{group['id']}/participants", headers=bob.headers)
     assert resp.status == 200
     body = await resp.json()
     assert set(body) == {"items"}
     for item in body["items"]:
-        assert set(item) == {"user", "joined_at"}
+        assert set(item) == {"user", "joined_at", "last_read_seq"}
         assert set(item["user"]) == {"id", "username", "display_name", "created_at"}
         assert TIMESTAMP.fullmatch(item["joined_at"])
+        assert item["last_read_seq"] == 0  # nothing said yet, nothing read
     assert {item["user"]["id"] for item in body["items"]} == {alice.id, bob.id}
 
 
