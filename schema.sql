@@ -360,6 +360,42 @@ AS $$
         least(user_a, user_b)::text || ':' || greatest(user_a, user_b)::text, 0)
 $$;
 
+-- Search: messages of user_id's chats (or of chat p_chat_id) with an id below
+-- p_before whose words (message_words()) start with every word of p_q, newest first.
+-- EXECUTE plans each search for its own values (a cached generic plan read the index
+-- once per chat); only the page's messages become JSON.
+CREATE FUNCTION search_messages(
+    p_user_id bigint, p_chat_id bigint, p_q text, p_before bigint, p_limit integer)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE $search$
+        WITH query AS MATERIALIZED (
+            SELECT to_tsquery('simple', string_agg(word || ':*', ' & ')) AS words
+            FROM regexp_split_to_table(regexp_replace($3, '[^[:alnum:]]+', ' ', 'g'), ' ')
+                 AS word
+            WHERE word <> ''),
+        page AS (
+            SELECT m.id
+            FROM message m CROSS JOIN query
+            WHERE m.body_words @@ query.words
+              AND m.chat_sesh_id IN (
+                  SELECT p.chat_sesh_id FROM chat_participant p
+                  WHERE p.user_id = $1 AND ($2::bigint IS NULL OR p.chat_sesh_id = $2))
+              AND m.id < $4
+            -- + 0: through the words index, not backwards along the primary key.
+            ORDER BY m.id + 0 DESC
+            LIMIT $5)
+        SELECT message_json(m, s)::text
+        FROM page
+        JOIN message m ON m.id = page.id
+        JOIN app_user s ON s.id = m.sender_id
+        ORDER BY m.id DESC
+    $search$ USING p_user_id, p_chat_id, p_q, p_before, p_limit;
+END
+$$;
+
 -- What a client_id retry is compared with: what was sent the first time, whatever
 -- happened to the message since (an edit, a deletion).
 CREATE FUNCTION sent_digest(body text, reply_to bigint) RETURNS bytea
