@@ -14,7 +14,11 @@ that issue 9 sets, where it sets one (WORKLOADS below says what each one measure
 - login: --concurrency clients logging in as fast as they can, against the ceiling the
   cores put on Argon2 (cores / one hash's CPU time), while a probe times a cheap
   authenticated request, idle and during the storm;
-- idle: --sockets authenticated, idle event WebSockets: each server's memory per socket.
+- idle: --sockets authenticated, idle event WebSockets: each server's memory per socket;
+- search (Chaat only: the baseline has none): a chat filled straight in the database to
+  each of --search-sizes messages in turn, searched by a few clients, for a rare word, a
+  common one and within the chat (latency and requests/s). Last, after every other
+  workload's runs: filling 1,000,000 messages takes a while.
 
 Also prints the generator's own CPU share (this process, client side): near 100% of a
 core means the generator, not the server, was the limit. --report also writes the
@@ -30,6 +34,7 @@ cores.
     python bench/compare.py                          # 3 runs of 5 s each, every workload
     python bench/compare.py --seconds 2 --runs 1     # a short run
     python bench/compare.py --workload login --workload idle --sockets 2000
+    python bench/compare.py --workload search --search-sizes 100000 --seconds 2 --runs 1
     python bench/compare.py --report                 # and write docs/PERFORMANCE.md
     python bench/compare.py --workers 2
     python bench/compare.py --chaat-python /tmp/old/.venv/bin/python   # an older Chaat
@@ -85,9 +90,81 @@ BISECTIONS = 3
 MAX_RATE = 100_000.0
 """msgs/s: fan-out-max stops doubling here, should nothing fail before."""
 HERE = Path(__file__).resolve().parent
+SEARCH_SIZES = (100_000, 1_000_000)
+"""Messages in the searched chat, by default (--search-sizes)."""
+SEARCH_CLIENTS = 4
+"""Clients searching at once: a common word's search keeps a core busy for a while."""
+VOCABULARY = (
+    "ok yes no see you at later lunch coffee meeting tomorrow today call me when ready home"
+    " late train dinner weekend plans great sure maybe good morning night send file where"
+    " are we going soon love it back in five minutes deal nice work done let know how was"
+    " trip"
+)
+"""The searched chat's everyday words, a space between them: none starts like COMMON or RARE."""
+COMMON, COMMON_SHARE = "the", 0.8
+"""A word in most messages (in each with this chance)."""
+RARE, RARE_EVERY = "xylophone", 1000
+"""A word in one message out of RARE_EVERY (each whose seq is a multiple of it)."""
+SEARCHES = (
+    ("rare", "rare", f"q={RARE[:4]}", RARE[:4], False),
+    ("common", "common", f"q={COMMON[:2]}", COMMON[:2], False),
+    ("chat", "in chat", f"q={RARE[:4]}&chat=", RARE[:4], True),
+)
+"""The queries, each run on its own: (key, name, query string, q, restricted to the chat)."""
 
 P50, P99 = Row("p50 ms", "p50"), Row("p99 ms", "p99")
 GENERATOR_CPU = Row("generator CPU %", "cpu", ratio=False)
+
+
+def search_workload(sizes: tuple[int, ...]) -> Workload:
+    """The search workload at these sizes: a line per size and query with p50 and p99, a
+    line per size with the requests/s and one with the generator's CPU (each query's, " / "
+    between them), and a plot panel per size, a line per query."""
+    names = " / ".join(name for _, name, *_ in SEARCHES)
+    rows, plots = [], []
+    for size in sizes:
+        rows += [
+            Row(
+                f"{size:,} msgs, {name} ({query}): p50 / p99 ms",
+                (f"{size} {key} p50", f"{size} {key} p99"),
+                ratio=False,
+            )
+            for key, name, query, *_ in SEARCHES
+        ]
+        rows += [
+            Row(
+                f"{size:,} msgs: {label} ({names})",
+                tuple(f"{size} {key} {figure}" for key, *_ in SEARCHES),
+                ratio=False,
+            )
+            for label, figure in (("searches /s", "rate"), ("generator CPU %", "cpu"))
+        ]
+        plots.append(
+            Plot(
+                f"search, {size:,} messages (Chaat only)",
+                tuple((name, f"{size} {key} ") for key, name, *_ in SEARCHES),
+            )
+        )
+    return Workload(
+        "Chaat only: the baseline has no search, and its column shows —. The setup's direct chat of"
+        " owner and member0 is filled straight in the database, by one INSERT ... SELECT"
+        f" generate_series, up to each size in turn ({', '.join(f'{n:,}' for n in sizes)}"
+        " messages), then VACUUM (ANALYZE), as autovacuum soon would. The bodies are 3 or 4"
+        f' words out of {len(VOCABULARY.split())} everyday ones, with "{COMMON}" in'
+        f' {COMMON_SHARE:.0%} of them and "{RARE}" in 1 of {RARE_EVERY:,}. At each size,'
+        f" {SEARCH_CLIENTS} clients search as owner, each as soon as its last search was"
+        " answered, for {seconds:g} s per query, one query after the other: GET"
+        f" /v1/messages?q={RARE[:4]} (a rare word's prefix: the index finds its few"
+        f" matches), ?q={COMMON[:2]} (a common word's: every match is read, to find the"
+        f" newest 20), and ?q={RARE[:4]}&chat= the filled chat. The owner takes part in"
+        " every chat of the setup, whose other messages match neither word. The latency is"
+        " the request's. Unlike the other workloads, search runs after all their runs, and"
+        " each size is measured --runs times in a row.",
+        tuple(rows),
+        tuple(plots),
+        chaat_only=True,
+    )
+
 
 WORKLOADS = {
     "send": Workload(
@@ -189,6 +266,7 @@ WORKLOADS = {
         ),
         once=True,
     ),
+    "search": search_workload(SEARCH_SIZES),
 }
 """Every workload, in the order they run, as the report describes it: a {name} in a
 description or a plot's title is that command-line option's value, or the constant's."""
@@ -218,6 +296,10 @@ class Side:
     idle_socket: Callable[[int], Awaitable[aiohttp.ClientWebSocketResponse]]
     """The n-th idle socket, open and past its ready frame."""
     measures: dict[str, list[Measure]] = field(default_factory=dict)
+    search: Callable[[str, bool], Awaitable[None]] | None = None
+    """Search for q (in the filled chat only, if so); None: the server has no search."""
+    fill: Callable[[int], Awaitable[int]] | None = None
+    """Fill the searched chat up to n messages: how many it wrote."""
 
 
 class Stopwatch:
@@ -445,6 +527,30 @@ async def idle_sockets(side: Side, sockets: int) -> Measure:
     }
 
 
+async def search(side: Side, sizes: tuple[int, ...], runs: int, seconds: float) -> list[Measure]:
+    """Every query of SEARCHES at each size, `runs` times: one Measure per run, its figures
+    named "<size> <key> p50" and so on."""
+    find, fill = side.search, side.fill
+    assert find is not None
+    assert fill is not None
+    measures: list[Measure] = [{} for _ in range(runs)]
+    for size in sizes:
+        print(f"search: filling the chat to {size:,} messages ...", file=sys.stderr)
+        clock = Stopwatch()
+        written = await fill(size)
+        print(f"  {written:,} written, and vacuumed, in {clock.seconds():.1f} s", file=sys.stderr)
+        for run in range(runs):
+            print(f"run {run + 1} of {runs}: search at {size:,}, {side.name} ...", file=sys.stderr)
+            for key, _name, _query, q, in_chat in SEARCHES:
+                figures = await closed_loop(
+                    seconds,
+                    SEARCH_CLIENTS,
+                    lambda _n, q=q, in_chat=in_chat: find(q, in_chat),
+                )
+                measures[run].update({f"{size} {key} {name}": v for name, v in figures.items()})
+    return measures
+
+
 def rss_kib(pid: int) -> int:
     """The resident memory of pid and its descendants (a server's workers), in KiB."""
     children: dict[int, list[int]] = {}
@@ -568,6 +674,28 @@ async def set_up(
         )
     finally:
         await conn.close()
+    searched = chats[0]  # owner and member0
+
+    async def fill(size: int) -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                last = await conn.fetchval(
+                    "SELECT last_seq FROM chat_sesh WHERE id = $1 FOR UPDATE", searched
+                )
+                if last < size:
+                    await conn.execute("SELECT setseed(0.5)")
+                    await conn.execute(
+                        FILL, searched, owner_id, everyone[0], last + 1, size, VOCABULARY.split()
+                    )
+                    await conn.execute(
+                        "UPDATE chat_sesh SET last_seq = $2 WHERE id = $1", searched, size
+                    )
+            await conn.execute("VACUUM (ANALYZE) message")
+        finally:
+            await conn.close()
+        return max(0, size - last)
+
     events = chaat.url.replace("http", "ws", 1) + "/v1/events"
     listen = base.url.replace("http", "ws", 1) + "/listen"
 
@@ -623,8 +751,27 @@ async def set_up(
             ),
             probe=lambda: api.call("GET", "/v1/users/me", owner),
             idle_socket=lambda n: ready_socket(session, events, idlers[n % len(idlers)][1]),
+            search=lambda q, in_chat: api.call(
+                "GET", f"/v1/messages?q={q}" + (f"&chat={searched}" if in_chat else ""), owner
+            ),
+            fill=fill,
         ),
     ]
+
+
+FILL = f"""
+INSERT INTO message (chat_sesh_id, seq, sender_id, body)
+SELECT $1, seq, CASE WHEN seq % 2 = 0 THEN $2::bigint ELSE $3::bigint END, concat_ws(' ',
+    w[1 + floor(random() * cardinality(w))::int],
+    CASE WHEN random() < {COMMON_SHARE} THEN '{COMMON}' END,
+    w[1 + floor(random() * cardinality(w))::int],
+    w[1 + floor(random() * cardinality(w))::int],
+    CASE WHEN random() < 0.5 THEN w[1 + floor(random() * cardinality(w))::int] END,
+    CASE WHEN seq % {RARE_EVERY} = 0 THEN '{RARE}' END)
+FROM generate_series($4::bigint, $5::bigint) AS seq, (SELECT $6::text[] AS w) AS vocabulary
+"""
+"""The searched chat's messages from seq $4 to $5, sent in turn by $2 and $3: a few words
+of the vocabulary $6, COMMON in most, RARE in a few."""
 
 
 @contextlib.contextmanager
@@ -697,7 +844,8 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
         "fan-out-max": lambda side: fan_out_max(side, args.seconds, args.rate),
         "login": lambda side: login_storm(side, args.seconds, args.concurrency, passwords),
         "idle": lambda side: idle_sockets(side, args.sockets),
-    }
+    }  # and search, after the rest: see below
+    shown = {**WORKLOADS, "search": search_workload(args.search_sizes)}
     idle_users = min(IDLE_USERS, args.sockets) if "idle" in args.workload else 0
     async with (
         servers(args, dsn, settings, await passwords.hash(PASSWORD)) as (chaat, base),
@@ -708,18 +856,24 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
         for run in range(args.runs):
             for side in sides:
                 for name, workload in WORKLOADS.items():
-                    if name in args.workload and not (workload.once and run):
+                    if name in workloads and name in args.workload and not (workload.once and run):
                         print(
                             f"run {run + 1} of {args.runs}: {name}, {side.name} ...",
                             file=sys.stderr,
                         )
                         side.measures.setdefault(name, []).append(await workloads[name](side))
+        if "search" in args.workload:
+            for side in sides:
+                if side.search is not None:
+                    side.measures["search"] = await search(
+                        side, args.search_sizes, args.runs, args.seconds
+                    )
     baseline, ours = (side.measures for side in sides)
     heading = (
         f"{args.runs} run{'s' if args.runs > 1 else ''} of {args.seconds:g} s,"
         f" {args.concurrency} clients, chaat --workers {args.workers}; medians (min-max)"
     )
-    report.print_table(heading, report.lines(WORKLOADS, baseline, ours))
+    report.print_table(heading, report.lines(shown, baseline, ours))
     if args.report:
         run = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -741,7 +895,7 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
         }
         written = report.write(
             args.report,
-            workloads=WORKLOADS,
+            workloads=shown,
             baseline=baseline,
             chaat=ours,
             run=run,
@@ -762,6 +916,17 @@ async def postgres_version(dsn: str) -> str:
         await conn.close()
 
 
+def size_list(text: str) -> tuple[int, ...]:
+    """--search-sizes: positive numbers, comma-separated, smallest first."""
+    try:
+        found = sorted({int(n) for n in text.split(",") if n.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not found or found[0] < 1:
+        raise argparse.ArgumentTypeError(f"not positive numbers: {text!r}")
+    return tuple(found)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -772,6 +937,14 @@ def main() -> None:
         "--sockets", type=int, default=10_000, help="idle WebSockets held open on each server"
     )
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--search-sizes",
+        type=size_list,
+        default=SEARCH_SIZES,
+        metavar="N,N,...",
+        help="messages in the searched chat, each size in turn"
+        f" (default: {','.join(map(str, SEARCH_SIZES))})",
+    )
     parser.add_argument(
         "--chaat-python",
         default=sys.executable,

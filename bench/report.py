@@ -4,7 +4,8 @@ Markdown (PERFORMANCE.md) and a plot of the latency percentiles (performance.png
 compare.py measures; this module only formats. A workload's figures are a Measure (a
 dict of named numbers, one per run and server), and its Workload says which of them
 the tables show (its Rows, each with issue 9's Target where it sets one) and which
-latency percentiles the plot draws. matplotlib is imported only to draw the plot, so
+latency percentiles the plot draws. A workload only Chaat runs (search: the baseline
+has none) shows "—" for the baseline. matplotlib is imported only to draw the plot, so
 the benchmark itself does not need it.
 """
 
@@ -52,14 +53,20 @@ class Target:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a workload's table: the figure named `key`, for each server."""
+    """One line of a workload's table: the figure named `key`, for each server; or, with
+    several keys, those figures in one cell, " / " between them (no ratio, no target)."""
 
     label: str
-    key: str
+    key: str | tuple[str, ...]
     fmt: str = ".1f"
     target: Target | None = None
     ratio: bool = True
     """Whether Chaat's figure over the baseline's means anything (not for the generator's)."""
+
+    def cell(self, runs: list[Measure]) -> str:
+        """The figure(s) over the runs, as spread() shows them."""
+        keys = (self.key,) if isinstance(self.key, str) else self.key
+        return " / ".join(spread([m[key] for m in runs if key in m], self.fmt) for key in keys)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class Workload:
     plots: tuple[Plot, ...] = ()
     once: bool = False
     """Measured in the first run only."""
+    chaat_only: bool = False
+    """The baseline has no such thing: its column shows "—"."""
 
 
 @dataclass(frozen=True)
@@ -106,18 +115,20 @@ def lines(workloads: dict[str, Workload], baseline: Runs, chaat: Runs) -> list[L
         if name not in chaat:
             continue
         for row in workload.rows:
-            theirs = [m[row.key] for m in baseline[name] if row.key in m]
-            ours = [m[row.key] for m in chaat[name] if row.key in m]
-            ratio = _ratio(ours, theirs) if row.ratio else math.nan
-            met = ""
-            if row.target is not None and ours:
-                met = row.target.verdict(statistics.median(ours), ratio)
+            ratio, met = math.nan, ""
+            if isinstance(row.key, str):
+                theirs = [m[row.key] for m in baseline.get(name, []) if row.key in m]
+                ours = [m[row.key] for m in chaat[name] if row.key in m]
+                if row.ratio:
+                    ratio = _ratio(ours, theirs)
+                if row.target is not None and ours:
+                    met = row.target.verdict(statistics.median(ours), ratio)
             out.append(
                 Line(
                     name,
                     row.label,
-                    spread(theirs, row.fmt),
-                    spread(ours, row.fmt),
+                    "—" if workload.chaat_only else row.cell(baseline.get(name, [])),
+                    row.cell(chaat[name]),
                     "" if math.isnan(ratio) else f"{ratio:.2f}x",
                     "" if row.target is None else str(row.target),
                     met,
@@ -234,7 +245,8 @@ def markdown(
         parts += [
             "## Latency percentiles",
             "Milliseconds, on a logarithmic scale; p99.9 only where a run had 1,000"
-            " samples or more. Medians over the runs.",
+            " samples or more. Medians over the runs. Chaat alone in the panels of a"
+            " workload the baseline does not run.",
             f"![Latency percentiles of the baseline and Chaat, by workload]({png})",
         ]
     return "\n\n".join(parts) + "\n"
@@ -267,6 +279,8 @@ def plot(
     for ax, (name, panel) in zip(axes.flat, panels, strict=False):
         shown: set[int] = set()
         for side, runs, color in sides:
+            if not runs.get(name):  # a workload the baseline does not run
+                continue
             for (series, prefix), style in zip(panel.series, ("-", "--", ":"), strict=False):
                 points = [
                     (x, statistics.median([m[prefix + label] for m in runs[name]]))

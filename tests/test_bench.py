@@ -1,7 +1,7 @@
 """The benchmark runs: a few-second smoke of bench/compare.py, every workload at tiny sizes,
 and the report it writes (its figures are not judged here, only that every workload ran
-against both servers, nothing was lost at the fixed fan-out rate, and the page and the
-plot were written)."""
+against both servers, or against Chaat alone for search, nothing was lost at the fixed
+fan-out rate, and the page and the plot were written)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,14 @@ MEASURED = [
 ]
 """Rows that must have a figure for both servers, whatever the machine's speed."""
 
+SEARCHED = [
+    ("search", "2,000 msgs, rare (q=xylo): p50 / p99 ms"),
+    ("search", "2,000 msgs, common (q=th): p50 / p99 ms"),
+    ("search", "2,000 msgs, in chat (q=xylo&chat=): p50 / p99 ms"),
+    ("search", "2,000 msgs: searches /s (rare / common / in chat)"),
+]
+"""Rows that must have Chaat's figures (each query's, " / " between them) and no baseline."""
+
 
 async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_database, tmp_path):
     env = {
@@ -42,7 +50,7 @@ async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_datab
         sys.executable,
         str(ROOT / "bench" / "compare.py"),
         *("--seconds", "0.3", "--runs", "1", "--concurrency", "4", "--rate", "50"),
-        *("--sockets", "20", "--report", str(tmp_path)),
+        *("--sockets", "20", "--search-sizes", "2000", "--report", str(tmp_path)),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -55,12 +63,17 @@ async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_datab
         assert row in figures
         assert "-" not in figures[row], row
     assert figures["fan-out", "deliveries lost"] == ("0", "0")
+    for row in SEARCHED:
+        baseline, chaat = figures[row]
+        assert baseline == "—", row
+        assert all(cell not in ("-", "nan") for cell in chaat.split(" / ")), (row, chaat)
 
     page = (tmp_path / "PERFORMANCE.md").read_text()
-    for workload in ("send", "history", "fan-out", "fan-out-max", "login", "idle"):
+    for workload in ("send", "history", "fan-out", "fan-out-max", "login", "idle", "search"):
         assert f"\n## {workload}\n" in page
     assert "PostgreSQL" in page
     assert "--sockets 20" in page
+    assert "2,000 msgs, common (q=th): p50 / p99 ms" in page
     assert "![" in page
     assert "(performance.png)" in page
     assert (tmp_path / "performance.png").read_bytes().startswith(b"\x89PNG")
