@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, TypedDict, cast
@@ -29,14 +30,23 @@ class Sender(TypedDict):
     username: str
 
 
+class Reaction(TypedDict):
+    emoji: str
+    user_ids: list[int]  # in the order they reacted
+
+
 class Message(TypedDict):
     id: int
     chat_id: int
     seq: int
     sender: Sender
-    body: str
+    body: str | None  # None once deleted: the message is a tombstone
     created_at: str
     client_id: str | None
+    reply_to: int | None  # the seq it answers, in the same chat
+    edited_at: str | None
+    deleted_at: str | None
+    reactions: list[Reaction]  # in the order each emoji was first used
 
 
 class Chat(TypedDict):
@@ -72,6 +82,12 @@ FriendRequest = TypedDict(
 class Participant(TypedDict):
     user: User
     joined_at: str
+    last_read_seq: int
+
+
+class Block(TypedDict):
+    user: User
+    since: str
 
 
 class Session(TypedDict):
@@ -103,21 +119,67 @@ class ApiError(Exception):
         super().__init__(self.describe())
 
     def describe(self) -> str:
-        """The message in one line, naming the offending users or fields from details."""
+        """The message in one line, naming the offending users or fields from details.
+
+        A validation error reads as sentences made from its details ("The password
+        must be at least 8 characters."), where the server's wording allows.
+        """
         message = " ".join(self.message.split()) or f"The server answered {self.status}."
         if self.code == "not_friends":
             names = [str(d["value"]) for d in self.details if d.get("value") is not None]
             if names and not all(name in message for name in names):
                 return f"{message} ({', '.join(names)})"
         elif self.code == "validation_error":  # the other 422 codes say it all
-            problems = [
-                f"{d['field']}: {d['problem']}" if d.get("field") else str(d.get("problem", ""))
-                for d in self.details
-                if d.get("problem") and d.get("problem") != self.message
+            problems = [d for d in self.details if d.get("problem")]
+            sentences = [problem_sentence(d) for d in problems]
+            if sentences and all(sentences):
+                return " ".join(s for s in sentences if s)
+            unsaid = [
+                f"{d['field']}: {d['problem']}" if d.get("field") else str(d["problem"])
+                for d in problems
+                if d["problem"] != self.message
             ]
-            if problems:
-                return f"{message} ({'; '.join(problems)})"
+            if unsaid:
+                return f"{message} ({'; '.join(unsaid)})"
         return message
+
+
+FIELD_NAMES = {
+    "body": "message",
+    "name": "group name",
+    "old_password": "current password",
+    "q": "search",
+    "reply_to": "message replied to",
+    "to": "user",
+}
+"""What a request field is called in a sentence, where its name does not say it."""
+
+_SHOULD = re.compile(r"(?:String|Input|Value|List) should (?:have|be) (.+)", re.DOTALL)
+
+
+def problem_sentence(detail: dict[str, Any]) -> str | None:
+    """One entry of a 422's details as a sentence; None when its wording is not known.
+
+    The server passes on pydantic's wording ("String should have at least 8
+    characters") or its own ("must be 3 to 32 characters of ..."); both become
+    "The password must be at least 8 characters."
+    """
+    field, problem = str(detail.get("field") or ""), str(detail.get("problem") or "").strip()
+    if not field or not problem:
+        return None
+    noun = FIELD_NAMES.get(field, field.replace("_", " "))
+    if problem == "required":
+        return f"The {noun} is missing."
+    if problem == "unknown field":
+        return f"The server does not know {field}: it may run an older version of Chaat."
+    should = _SHOULD.fullmatch(problem)
+    if should is not None:
+        if should[1] in ("at least 1 character", "at least 1 item"):
+            return f"The {noun} cannot be empty."
+        problem = "must be " + should[1]
+    if problem.startswith(("must ", "cannot ")):
+        return f"The {noun} {problem.rstrip('.')}."
+    return None
 
 
 class ServerUnreachable(Exception):
@@ -237,8 +299,10 @@ class Client:
 
     # Users and tokens
 
-    async def register(self, username: str, password: str) -> User:
+    async def register(self, username: str, password: str, *, invite: str | None = None) -> User:
         body = {"username": username, "password": password}
+        if invite is not None:
+            body["invite"] = invite
         return cast(User, await self._call("POST", "/v1/users", body=body))
 
     async def log_in(self, username: str, password: str) -> Session:
@@ -255,6 +319,14 @@ class Client:
         finally:
             if self.token == token:
                 self.token = None
+
+    async def change_password(self, old: str, new: str) -> None:
+        """Change the password; the server ends every other session of the user."""
+        body = {"old_password": old, "new_password": new}
+        await self._call("PUT", "/v1/users/me/password", body=body)
+
+    async def get_user(self, user: str) -> User:
+        return cast(User, await self._call("GET", f"/v1/users/{quote(user, safe='')}"))
 
     async def list_users(self, prefix: str = "", *, limit: int = 50) -> tuple[list[User], bool]:
         params = {"q": prefix, "limit": str(limit)}
@@ -286,6 +358,15 @@ class Client:
     async def unfriend(self, user_id: int) -> None:
         await self._call("DELETE", f"/v1/friends/{user_id}")
 
+    async def list_blocks(self) -> list[Block]:
+        return cast(list[Block], (await self._call("GET", "/v1/blocks"))["items"])
+
+    async def block(self, user: str) -> None:
+        await self._call("PUT", f"/v1/blocks/{quote(user, safe='')}")
+
+    async def unblock(self, user: str) -> None:
+        await self._call("DELETE", f"/v1/blocks/{quote(user, safe='')}")
+
     # Chats and messages
 
     async def list_chats(self) -> list[Chat]:
@@ -312,6 +393,10 @@ class Client:
             body["client_id"] = client_id
         return cast(Chat, await self._call("POST", "/v1/chats", body=body))
 
+    async def rename_chat(self, chat_id: int, name: str | None) -> Chat:
+        """Name a group, or take its name away with None."""
+        return cast(Chat, await self._call("PATCH", f"/v1/chats/{chat_id}", body={"name": name}))
+
     async def list_participants(self, chat_id: int) -> list[Participant]:
         answer = await self._call("GET", f"/v1/chats/{chat_id}/participants")
         return cast(list[Participant], answer["items"])
@@ -323,11 +408,44 @@ class Client:
     async def remove_participant(self, chat_id: int, user_id: int) -> None:
         await self._call("DELETE", f"/v1/chats/{chat_id}/participants/{user_id}")
 
-    async def send_message(self, chat_id: int, body: str, *, client_id: str) -> Message:
+    async def send_message(
+        self, chat_id: int, body: str, *, client_id: str, reply_to: int | None = None
+    ) -> Message:
         """Send body; the same client_id again returns the stored message, not a second one."""
-        payload = {"body": body, "client_id": client_id}
+        payload: dict[str, Any] = {"body": body, "client_id": client_id}
+        if reply_to is not None:
+            payload["reply_to"] = reply_to
         path = f"/v1/chats/{chat_id}/messages"
         return cast(Message, await self._call("POST", path, body=payload))
+
+    async def get_message(self, chat_id: int, seq: int) -> Message:
+        return cast(Message, await self._call("GET", f"/v1/chats/{chat_id}/messages/{seq}"))
+
+    async def edit_message(self, chat_id: int, seq: int, body: str) -> Message:
+        path = f"/v1/chats/{chat_id}/messages/{seq}"
+        return cast(Message, await self._call("PATCH", path, body={"body": body}))
+
+    async def delete_message(self, chat_id: int, seq: int) -> None:
+        await self._call("DELETE", f"/v1/chats/{chat_id}/messages/{seq}")
+
+    async def react(self, chat_id: int, seq: int, emoji: str, *, add: bool = True) -> Message:
+        """Add (or take back) the caller's reaction; the message as it is now."""
+        path = f"/v1/chats/{chat_id}/messages/{seq}/reactions/{quote(emoji, safe='')}"
+        return cast(Message, await self._call("PUT" if add else "DELETE", path))
+
+    async def typing(self, chat_id: int) -> None:
+        """Tell the chat's other participants that the caller is typing."""
+        await self._call("POST", f"/v1/chats/{chat_id}/typing")
+
+    async def search(
+        self, words: str, *, chat_id: int | None = None, limit: int = 20
+    ) -> tuple[list[Message], bool]:
+        """Messages of the caller's chats matching every word, newest first; more beyond?"""
+        params = {"q": words, "limit": str(limit)}
+        if chat_id is not None:
+            params["chat"] = str(chat_id)
+        page = await self._call("GET", "/v1/messages", params=params)
+        return cast(list[Message], page["items"]), bool(page["has_more"])
 
     async def send_direct(self, user: str, body: str, *, client_id: str) -> Message:
         payload = {"body": body, "client_id": client_id}

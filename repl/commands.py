@@ -27,10 +27,38 @@ class Arg(StrEnum):
     CHAT = "chat"  # a chat id (or the chat's name)
     REQUEST = "request"  # a friend request id, or the username of whoever sent it
     STATUS = "status"  # a friend request status
+    ANYONE = "anyone"  # any user of the server, friends included
+    BLOCKED = "blocked"  # a user the caller blocks
+    MESSAGE = "message"  # the number (seq) of a message of the open chat
+    MY_MESSAGE = "my message"  # ... that the caller wrote
+    DELETABLE = "deletable"  # ... that the caller may delete (theirs; any, in a group they made)
+    EMOJI = "emoji"  # an emoji, or its :shortcode:
+    MY_EMOJI = "my emoji"  # an emoji the caller reacted with, to the message before it
     TEXT = "text"  # the rest of the line, exactly as typed
 
 
 STATUSES = ("pending", "accepted", "rejected", "all")
+
+EMOJI = {
+    "+1": "👍",
+    "thumbsup": "👍",
+    "-1": "👎",
+    "heart": "❤️",
+    "joy": "😂",
+    "smile": "😄",
+    "tada": "🎉",
+    "eyes": "👀",
+    "fire": "🔥",
+    "pray": "🙏",
+    "clap": "👏",
+    "thinking": "🤔",
+    "open_mouth": "😮",
+    "cry": "😢",
+    "rocket": "🚀",
+    "100": "💯",
+    "white_check_mark": "✅",
+}
+"""The :shortcodes: /react understands, for terminals where emoji are hard to type."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +145,48 @@ class ParseError(ValueError):
 
 class ShellError(Exception):
     """A command cannot go on; the message says why, in one line."""
+
+
+USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,31}")
+"""The shape of a username (the contract's rule, checked before asking for passwords)."""
+
+PASSWORD_LENGTH = range(8, 257)
+
+
+def username_problem(username: str) -> str | None:
+    """Why username cannot be registered, as the contract says; None when it can."""
+    if USERNAME.fullmatch(username):
+        return None
+    return (
+        "A username is 3 to 32 characters of A-Z a-z 0-9 _ . - and starts with a letter "
+        f"({username} is not)."
+    )
+
+
+def password_problem(password: str) -> str | None:
+    """Why password cannot be anyone's, as the contract says; None when it can."""
+    if len(password) < PASSWORD_LENGTH.start:
+        return f"The password must be at least {PASSWORD_LENGTH.start} characters."
+    if len(password) >= PASSWORD_LENGTH.stop:
+        return f"The password must be at most {PASSWORD_LENGTH.stop - 1} characters."
+    return None
+
+
+def seq_of(word: str) -> int:
+    """A message number as typed (`7`); ParseError for anything else."""
+    if not (word.isascii() and word.isdigit()) or int(word) < 1:
+        raise ParseError(f"{word} is not a message number: it is the number before a message.")
+    return int(word)
+
+
+def emoji_of(word: str) -> str:
+    """The emoji word stands for: itself, or the one its :shortcode: names."""
+    if len(word) > 2 and word.startswith(":") and word.endswith(":"):
+        emoji = EMOJI.get(word[1:-1].lower())
+        if emoji is None:
+            raise ParseError(f"Unknown emoji {word}: type the emoji itself, or Tab for some.")
+        return emoji
+    return word
 
 
 def parse(line: str) -> Invocation | Say | None:
@@ -249,5 +319,6 @@ def help_text(name: str | None = None) -> str:
     width = max(len(c.usage) for c in COMMANDS.values())
     lines = [f"{c.usage.ljust(width)}  {c.help}" for c in COMMANDS.values()]
     lines.append("Anything else you type is sent to the open chat (// sends a leading /).")
-    lines.append("Tab completes commands, friends and chats; Ctrl-D quits.")
+    lines.append("N is a message's number, shown before it in the open chat.")
+    lines.append("Tab completes commands, friends, chats, message numbers and emoji; Ctrl-D quits.")
     return "\n".join(lines)

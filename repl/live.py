@@ -2,7 +2,9 @@
 
 follow() runs as a task for the whole session: it reconnects with backoff, resuming
 after the last event id seen, so nothing is lost while the connection was down. A
-message of the open chat is printed; anything else is a one-line `»` notice.
+message of the open chat is printed; a change to one (edit, deletion, reaction) is
+one `»` line; messages of other chats are told by the Digest, one line per chat and
+burst; anything else is a one-line `»` notice. Typing shows in the bottom toolbar.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, cast
 
-from .chat_view import catch_up, show_new
-from .client import ApiError, Chat, Event, FriendRequest, Message, ServerUnreachable
-from .render import chat_phrase, message_notice
+from .chat_view import catch_up, show_change, show_new
+from .client import ApiError, Chat, Event, FriendRequest, Message, Sender, ServerUnreachable
+from .render import chat_phrase, digest_line
 from .state import refresh
 
 if TYPE_CHECKING:
@@ -29,8 +31,9 @@ async def follow(shell: Shell) -> None:
             async for event in client.events(since=state.last_event_id):
                 if event.get("type") == "ready":
                     shell.following = True
+                    shell.server_back.set()  # lines waiting to be sent go now
                     if failures:  # missed events follow, but a fresh view is cheap
-                        await refresh(client, state, "friends", "chats", "requests")
+                        await refresh(client, state, "friends", "chats", "requests", "blocks")
                     if told_lost:
                         shell.notice("Live updates are back.")
                         told_lost = False
@@ -73,6 +76,12 @@ async def on_event(shell: Shell, event: Event) -> None:
     try:
         if kind == "message.created":
             await _on_message(shell, cast(Message, data))
+        elif kind == "message.updated":
+            show_change(shell, cast(Message, data))
+        elif kind == "typing":
+            shell.activity.seen(data["chat_id"], cast(Sender, data["user"]))
+        elif kind == "chat.read":
+            _on_read(shell, data)
         elif kind in ("chat.created", "chat.updated"):
             await _on_chat(shell, kind, cast(Chat, data))
         elif kind == "friend_request.created":
@@ -86,7 +95,7 @@ async def on_event(shell: Shell, event: Event) -> None:
             await refresh(shell.client, shell.state, "friends")
         elif kind == "resync_required":
             # The server forgot what we missed: reload the caches and the open chat's news.
-            await refresh(shell.client, shell.state, "friends", "chats", "requests")
+            await refresh(shell.client, shell.state, "friends", "chats", "requests", "blocks")
             await catch_up(shell)
     except (ApiError, ServerUnreachable):
         pass
@@ -94,6 +103,7 @@ async def on_event(shell: Shell, event: Event) -> None:
 
 async def _on_message(shell: Shell, message: Message) -> None:
     state = shell.state
+    shell.activity.stopped(message["chat_id"], message["sender"]["username"])
     if state.open is not None and state.open.id == message["chat_id"]:
         await show_new(shell, message)
         return
@@ -102,13 +112,78 @@ async def _on_message(shell: Shell, message: Message) -> None:
         await refresh(shell.client, state, "chats")
         chat = state.chat(message["chat_id"])
     if chat is not None:
-        chat["last_message"] = message
-        if message["sender"]["id"] != state.me_id:
-            chat["unread_count"] = chat.get("unread_count", 0) + 1
+        # A chat loaded after this message was sent counts it already: the cached
+        # last_message says which messages its unread_count includes.
+        last = chat.get("last_message")
+        counted = last is not None and last["seq"] >= message["seq"]
+        if not counted:
+            chat["last_message"] = message
+            if message["sender"]["id"] != state.me_id:
+                chat["unread_count"] = chat.get("unread_count", 0) + 1
         state.remember_chat(chat)
-    if message["sender"]["id"] == state.me_id:
-        return  # sent from another of our sessions
-    shell.notice(message_notice(message, chat, me_id=state.me_id))
+    if message["sender"]["id"] == state.me_id or state.hides(message):
+        return  # sent from another of our sessions, or by someone we block
+    shell.digest.add(message)
+
+
+def _on_read(shell: Shell, data: dict[str, object]) -> None:
+    """Someone's read marker moved; ours (from another session) clears the unread count."""
+    state = shell.state
+    chat = state.chat(cast(int, data.get("chat_id")))
+    seq = data.get("seq")
+    if chat is None or data.get("user_id") != state.me_id or not isinstance(seq, int):
+        return
+    last = chat.get("last_message")
+    if last is None or last["seq"] <= seq:
+        chat["unread_count"] = 0
+
+
+class Digest:
+    """Messages of chats that are not open, told as one line per chat and burst.
+
+    A chat's first message waits `quiet` seconds for more; its line comes once the
+    chat has been quiet that long, or `longest` seconds after that first message: a
+    hundred messages arriving at once (a busy group, or those missed while away)
+    make one line, `» #book club 120 new messages from carol, bob; the last, ...`.
+    """
+
+    def __init__(self, shell: Shell, *, quiet: float = 0.5, longest: float = 5.0) -> None:
+        self.shell = shell
+        self.quiet = quiet
+        self.longest = longest
+        self._waiting: dict[int, list[Message]] = {}
+        self._since: dict[int, float] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+
+    def add(self, message: Message) -> None:
+        loop = asyncio.get_running_loop()
+        chat_id = message["chat_id"]
+        self._waiting.setdefault(chat_id, []).append(message)
+        since = self._since.setdefault(chat_id, loop.time())
+        timer = self._timers.pop(chat_id, None)
+        if timer is not None:
+            timer.cancel()
+        at = min(loop.time() + self.quiet, since + self.longest)
+        self._timers[chat_id] = loop.call_at(at, self._tell, chat_id)
+
+    def _tell(self, chat_id: int) -> None:
+        messages = self._waiting.get(chat_id, [])
+        self.drop(chat_id)
+        if messages:
+            state = self.shell.state
+            self.shell.notice(digest_line(messages, state.chat(chat_id), me_id=state.me_id))
+
+    def drop(self, chat_id: int) -> None:
+        """Tell nothing more of chat_id's waiting messages (it was opened)."""
+        self._waiting.pop(chat_id, None)
+        self._since.pop(chat_id, None)
+        timer = self._timers.pop(chat_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def clear(self) -> None:
+        for chat_id in list(self._waiting):
+            self.drop(chat_id)
 
 
 async def _on_chat(shell: Shell, kind: str, chat: Chat) -> None:

@@ -6,7 +6,8 @@ above the prompt without disturbing what is being typed. Ctrl-C clears the line
 one line; the shell keeps running.
 
 Where the rest lives: commands.py reads a line, handlers/ runs each /command,
-chat_view.py shows the open chat, live.py follows the event stream, state.py caches
+chat_view.py shows the open chat, live.py follows the event stream, outbox.py keeps
+what could not be sent yet, activity.py handles typing notices, state.py caches
 what the server said, completer.py completes, render.py formats.
 """
 
@@ -28,7 +29,8 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
-from . import live
+from . import live, outbox
+from .activity import Activity
 from .client import ApiError, Client, Message, ServerUnreachable, User
 from .commands import Invocation, ParseError, Say, ShellError, parse
 from .completer import ChatCompleter
@@ -119,12 +121,17 @@ class Shell:
         history: History | None = None,
         retry_delays: tuple[float, ...] = (0.5, 1.0),
         reconnect_delays: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0),
+        typing_shown: float = 5.0,
+        typing_every: float = 2.0,
+        digest_quiet: float = 0.5,
+        digest_longest: float = 5.0,
     ) -> None:
         self.client = Client(server_url)
         self.state = State()
         self.completer = ChatCompleter(self.state)
         self.retry_delays = retry_delays
         self.reconnect_delays = reconnect_delays
+        """Pauses between attempts while the server is away: events and unsent lines."""
         self._input = input
         self._output = output
         # Built once; the history is in memory unless the caller gives one.
@@ -135,6 +142,11 @@ class Shell:
             completer=self.completer,
             style=STYLE,
         )
+        self.activity = Activity(self, shown=typing_shown, send_every=typing_every)
+        self.session.default_buffer.on_text_changed += lambda buffer: self.activity.typed(
+            buffer.text
+        )
+        self.digest = live.Digest(self, quiet=digest_quiet, longest=digest_longest)
         # A password is typed into its own prompt, which remembers nothing.
         self.password_session: PromptSession[str] = PromptSession(
             input=input, output=output, history=DummyHistory(), is_password=True
@@ -145,7 +157,10 @@ class Shell:
         self.following = False
         """Whether the event stream is up: from its `ready` on, every event reaches us."""
         self.leaving: set[int] = set()  # chats we asked to leave
+        self.server_back = asyncio.Event()
+        """Set when the event stream (re)connects: unsent lines need not wait longer."""
         self._events: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Task[None] | None = None
         self._running: asyncio.Future[bool] | None = None  # the line being run
 
     # The loop
@@ -170,7 +185,7 @@ class Shell:
             try:
                 # The loop's exception handler is run()'s, not prompt-toolkit's
                 # traceback with "Press ENTER to continue".
-                line = await self.session.prompt_async(self._prompt, set_exception_handler=False)
+                line = await self.session.prompt_async(self.prompt, set_exception_handler=False)
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -243,8 +258,16 @@ class Shell:
             return me["username"]
         return f"{me['username']} {chat.label}"
 
-    def _prompt(self) -> FormattedText:
-        return FormattedText([("class:prompt", self.where), ("", "> ")])
+    def prompt(self) -> FormattedText:
+        """The prompt: where, and how many typed lines wait for the server (`(2 unsent)`)."""
+        parts = [("class:prompt", self.where)]
+        if self.state.outbox:
+            parts.append(("class:pending", f" ({len(self.state.outbox)} unsent)"))
+        return FormattedText([*parts, ("", "> ")])
+
+    def redraw(self) -> None:
+        """Draw the prompt again (its count of unsent lines changed)."""
+        self.session.app.invalidate()
 
     # Output: every line goes through here, above the prompt when one is showing.
 
@@ -264,8 +287,11 @@ class Shell:
         else:
             self.error(exc.describe())
 
-    def show_message(self, message: Message) -> None:
-        print_formatted_text(FormattedText(message_parts(message)), style=STYLE)
+    def show_message(
+        self, message: Message, *, replied: Message | None = None, hidden: bool = False
+    ) -> None:
+        parts = message_parts(message, replied=replied, hidden=hidden)
+        print_formatted_text(FormattedText(parts), style=STYLE)
 
     async def ask_password(self, prompt: str = "Password: ") -> str | None:
         """A password typed without echo and kept out of the history; None if cancelled."""
@@ -283,9 +309,9 @@ class Shell:
         await self._stop_events()
         if replacing is not None:
             await self._revoke(replacing)
-        self.state.reset()
+        self._forget()
         self.state.me = user
-        await refresh(self.client, self.state, "friends", "chats", "requests")
+        await refresh(self.client, self.state, "friends", "chats", "requests", "blocks")
         self.say(f"Logged in as {user['username']}.")
         unread = [c for c in self.state.chats if c.get("unread_count")]
         if unread:
@@ -319,7 +345,23 @@ class Shell:
             self._events.cancel()
             self._events = None
         self.client.token = None
+        self._forget()
+
+    def _forget(self) -> None:
+        """Forget the user's world: caches, unsent lines (saying so), pending notices."""
+        if self._outbox is not None:
+            self._outbox.cancel()
+            self._outbox = None
+        outbox.dropped(self)
+        self.digest.clear()
         self.state.reset()
+        self.activity.clear()
+        self.redraw()
+
+    def flush_outbox(self) -> None:
+        """Start sending the lines that wait, unless that is under way."""
+        if self._outbox is None or self._outbox.done():
+            self._outbox = asyncio.create_task(outbox.flush(self))
 
     async def _stop_events(self) -> None:
         task, self._events = self._events, None

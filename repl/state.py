@@ -9,7 +9,17 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field, fields
 
-from .client import ApiError, Chat, Client, Friend, FriendRequest, ServerUnreachable, User
+from .client import (
+    ApiError,
+    Block,
+    Chat,
+    Client,
+    Friend,
+    FriendRequest,
+    Message,
+    ServerUnreachable,
+    User,
+)
 from .render import chat_label
 
 
@@ -19,10 +29,25 @@ class OpenChat:
 
     id: int
     label: str
+    is_group: bool = False
+    created_by: int | None = None
     shown: set[int] = field(default_factory=set)
+    messages: dict[int, Message] = field(default_factory=dict)
+    """Every message of the chat the shell has, by seq, as it is now: the ones shown
+    and the ones replies quote."""
     oldest: int | None = None
     newest: int | None = None
     has_earlier: bool = False
+
+
+@dataclass
+class Unsent:
+    """A line the server has not confirmed yet, kept to be sent again with its client_id."""
+
+    chat_id: int
+    text: str
+    client_id: str
+    reply_to: int | None = None
 
 
 @dataclass
@@ -34,8 +59,12 @@ class State:
     chats: list[Chat] = field(default_factory=list)  # most recent activity first
     incoming: list[FriendRequest] = field(default_factory=list)  # pending, to me
     usernames: set[str] = field(default_factory=set)  # everyone seen, for /add
+    blocks: list[Block] = field(default_factory=list)  # the users I block, newest first
     open: OpenChat | None = None
     last_event_id: int | None = None
+    outbox: list[Unsent] = field(default_factory=list)  # oldest first
+    typing: dict[int, dict[str, float]] = field(default_factory=dict)
+    """Who is typing where: chat id -> username -> loop time their notice runs out."""
 
     def reset(self) -> None:
         """Forget everything about the user (in place: the completer holds this object)."""
@@ -61,6 +90,22 @@ class State:
             None,
         )
 
+    def is_blocked(self, user_id: int) -> bool:
+        return any(b["user"]["id"] == user_id for b in self.blocks)
+
+    def blocked(self, username: str) -> User | None:
+        """The user called username, if I block them."""
+        wanted = username.casefold()
+        return next(
+            (b["user"] for b in self.blocks if b["user"]["username"].casefold() == wanted), None
+        )
+
+    def hides(self, message: Message) -> bool:
+        """Whether message is hidden: sent by someone I block, in a group."""
+        chat = self.chat(message["chat_id"])
+        in_group = chat is not None and chat["kind"] == "group"
+        return in_group and self.is_blocked(message["sender"]["id"])
+
     def remember_chat(self, chat: Chat) -> None:
         """Put chat first in the cache, replacing its old copy."""
         self.chats = [chat, *(c for c in self.chats if c["id"] != chat["id"])]
@@ -73,7 +118,7 @@ class State:
 
 
 async def refresh(client: Client, state: State, *what: str) -> None:
-    """Reload the named caches (friends, chats, requests); failures leave them as they were."""
+    """Reload the named caches (friends, chats, requests, blocks); failures keep the old ones."""
     for name in what:
         with contextlib.suppress(ApiError, ServerUnreachable):
             await LOADERS[name](client, state)
@@ -99,4 +144,13 @@ async def load_requests(client: Client, state: State) -> None:
     state.usernames.update(r["from"]["username"] for r in state.incoming)
 
 
-LOADERS = {"friends": load_friends, "chats": load_chats, "requests": load_requests}
+async def load_blocks(client: Client, state: State) -> None:
+    state.blocks = await client.list_blocks()
+
+
+LOADERS = {
+    "friends": load_friends,
+    "chats": load_chats,
+    "requests": load_requests,
+    "blocks": load_blocks,
+}

@@ -12,12 +12,14 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import PASSWORD, befriend, new_chat, sign_up
+from conftest import PASSWORD, User, befriend, new_chat, sign_up
 from prompt_toolkit.completion import CompleteEvent, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import fragment_list_to_text
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
@@ -60,15 +62,14 @@ class Transcript(DummyOutput):
 class Terminal:
     """A shell running in the background, typed into through a pipe."""
 
-    def __init__(self, server_url: str, pipe: PipeInput) -> None:
+    def __init__(self, server_url: str, pipe: PipeInput, **options: Any) -> None:
         self.pipe = pipe
         self.output = Transcript()
         self.shell = Shell(
             server_url,
             input=pipe,
             output=self.output,
-            retry_delays=(0.05,),
-            reconnect_delays=(0.05, 0.1, 0.2),
+            **{"retry_delays": (0.05,), "reconnect_delays": (0.05, 0.1, 0.2), **options},
         )
         self.task = asyncio.create_task(self.shell.run())
         self.seen = 0  # how far expect() has read
@@ -171,17 +172,18 @@ async def api(aiohttp_client: Any, server: TestServer) -> TestClient:
 
 @pytest.fixture
 async def terminal(server: TestServer, api: TestClient) -> AsyncIterator[Open]:
-    """Open shells on the server (or on url=...); they are closed in reverse order.
+    """Open shells on the server (or on url=...), with Shell's options; they are closed in
+    reverse order.
 
     Each shell runs inside patch_stdout(), which swaps sys.stdout for the process:
     closing in reverse order is what puts the real one back.
     """
     opened: list[tuple[Terminal, Any]] = []
 
-    async def open_(url: str | None = None) -> Terminal:
+    async def open_(url: str | None = None, **options: Any) -> Terminal:
         pipe_context = create_pipe_input()
         pipe = pipe_context.__enter__()
-        term = Terminal(url or url_of(server), pipe)
+        term = Terminal(url or url_of(server), pipe, **options)
         opened.append((term, pipe_context))
         await term.expect(r"/help lists the commands")
         return term
@@ -368,12 +370,14 @@ async def test_completion_of_commands_friends_and_chats(terminal: Open, api: Tes
     await term.run("/group #weekend bob carol", "Created #weekend with bob, carol.")
     group = term.shell.state.open.id  # type: ignore[union-attr]
 
-    # Commands, with their usage and help
-    found = completions(term, "/d")
-    assert [c.text for c in found] == ["/dm"]
+    # Commands, with their usage and help, and the space before an argument
+    found = completions(term, "/dm")
+    assert [c.text for c in found] == ["/dm "]
     assert found[0].display_text == "/dm USERNAME [TEXT]"
     assert "direct chat" in found[0].display_meta_text
-    assert {c.text for c in completions(term, "/")} >= {"/open", "/group", "/quit", "/help"}
+    assert [c.text for c in completions(term, "/acc")] == ["/accept "]
+    assert [c.text for c in completions(term, "/qu")] == ["/quit"]  # it takes no argument
+    assert {c.text for c in completions(term, "/")} >= {"/open ", "/group ", "/quit", "/help "}
     assert [c.text for c in completions(term, "/help hi")] == ["history"]
     # Friends where a friend is expected, leaving out those already named
     assert [c.text for c in completions(term, "/dm ")] == ["bob", "carol"]
@@ -403,14 +407,17 @@ async def test_completion_of_commands_friends_and_chats(terminal: Open, api: Tes
     await term.settle()
     assert [c.text for c in completions(term, "/dm ")] == ["bob"]
 
-    # Tab in the real prompt: "/he" + Tab completes to /help, which Enter runs
+    # Tab in the real prompt: "/inv" + Tab completes to "/invite ", and the friend
+    # typed next is its argument (not "/invited")
     buffer = term.shell.session.default_buffer
-    term.pipe.send_text("/he")
+    term.pipe.send_text("/inv")
     await until(lambda: buffer.complete_state is not None)  # completing while typing
     term.pipe.send_text("\t")
-    await until(lambda: buffer.text == "/help")
+    await until(lambda: buffer.text == "/invite ")
+    term.pipe.send_text("dave")
+    await until(lambda: buffer.text == "/invite dave")
     term.type("")
-    await term.expect(r"/register USERNAME +create an account")
+    await term.expect(r"error: .*\n")
 
 
 # Errors: one line each, and the shell goes on
@@ -421,9 +428,12 @@ async def test_server_errors_are_one_clear_line(terminal: Open, api: TestClient)
     term = await terminal()
     out = await term.run("/frobnicate", r"error: .*\n")
     assert out == "error: Unknown command /frobnicate; /help lists them.\n"
-    term.type("/register x1", PASSWORD, PASSWORD)
-    out = await term.expect(r"error: .*\n")
-    assert out.startswith("error: Invalid value for username. (username: must be 3 to 32")
+    # A username that cannot be is refused before any password is asked for
+    out = await term.run("/register x1", r"error: .*\n")
+    assert out == (
+        "error: A username is 3 to 32 characters of A-Z a-z 0-9 _ . - and starts with a "
+        "letter (x1 is not).\n"
+    )
     term.type("/login alice", "wrong password")
     assert await term.expect(r"error: .*\n") == "error: Wrong username or password.\n"
     await term.register("alice")
@@ -508,14 +518,23 @@ async def test_the_server_going_away_and_coming_back(
     port = api.server.port
     term = await terminal()
     await term.login("alice")
-    await term.run("/dm bob before", "alice: before\n")
+    out = await term.run("/dm bob before", "alice: before\n")
+    chat_id = int(re.search(r"\(chat (\d+)\)", out)[1])  # type: ignore[index]
     if EVENTS_SERVED:
         await live(term)
 
     await api.server.close()
-    out = await term.run("are you there?", r"error: .*\n")
     url = term.shell.client.base_url
+    out = await term.run("/chats", r"error: .*\n")
     assert out.endswith(f"error: Cannot reach the server at {url} (connection refused).\n")
+    # What is typed for the chat is kept, in order, and the prompt counts it
+    term.type("are you there?")
+    assert await term.expect(r"Not sent yet: .*\n") == (
+        "Not sent yet: the server cannot be reached (connection refused). It will be sent "
+        "when the server is back (the prompt counts what waits).\n"
+    )
+    term.type("still there?")
+    await until(lambda: prompt_of(term) == "alice @bob (2 unsent)> ")
     await term.settle()
     assert not term.task.done()
     if EVENTS_SERVED:
@@ -525,13 +544,34 @@ async def test_the_server_going_away_and_coming_back(
     await again.start_server()
     try:
         if EVENTS_SERVED:
-            await term.expect(r"Live updates are back\.")
+            await until(lambda: "Live updates are back." in term.text)
             assert term.text.count("(Live updates lost; reconnecting...)") == 1
+        await until(lambda: prompt_of(term) == "alice @bob> ")
+        assert re.search(r"alice: are you there\?\n(.*\n)*.*alice: still there\?\n", term.text)
         await term.run("back again", "alice: back again\n")
+        bodies = [m["body"] for m in await history(url, alice, chat_id)]
     finally:
         await term.close()
         await again.close()
+    assert bodies == ["before", "are you there?", "still there?", "back again"]
+    assert term.text.count("alice: are you there?") == 1
     assert "Traceback" not in term.text
+
+
+async def history(url: str, who: User, chat_id: int) -> list[dict[str, Any]]:
+    """The chat's latest messages, asked of the server at url."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{url}/v1/chats/{chat_id}/messages", headers=who.headers) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        items: list[dict[str, Any]] = (await resp.json())["items"]
+        return items
+
+
+def prompt_of(term: Terminal) -> str:
+    """The prompt the shell shows now, as plain text."""
+    return fragment_list_to_text(term.shell.prompt())
 
 
 # Live events
@@ -664,9 +704,9 @@ def test_api_errors_describe_themselves_in_one_line() -> None:
     )
     assert error.describe() == "You can only do this with your friends. (carol)"
     error = ApiError(
-        422, "validation_error", "Invalid.", [{"field": "body", "problem": "must be text"}]
+        422, "validation_error", "Invalid.", [{"field": "body", "problem": "is not text"}]
     )
-    assert error.describe() == "Invalid. (body: must be text)"
+    assert error.describe() == "Invalid. (body: is not text)"  # wording it does not know
     error = ApiError(422, "self_request", "Not you.", [{"field": "to", "problem": "is you"}])
     assert error.describe() == "Not you."
     assert ApiError(500, "error", "two\nlines").describe() == "two lines"

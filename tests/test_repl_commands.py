@@ -11,9 +11,13 @@ from chaat.repl.commands import (
     Invocation,
     ParseError,
     Say,
+    emoji_of,
     expected_at,
     help_text,
     parse,
+    password_problem,
+    seq_of,
+    username_problem,
 )
 
 
@@ -67,6 +71,18 @@ def test_text_is_said_to_the_open_chat(line: str, text: str) -> None:
         ("/group bob", "group", (None, "bob")),
         ("/history", "history", ()),
         ("/quit", "quit", ()),
+        ("/register alice", "register", ("alice",)),
+        ("/register alice Xy-12_ab", "register", ("alice", "Xy-12_ab")),
+        ("/reply 3 sure, see you", "reply", ("3", "sure, see you")),
+        ("/edit 3  twice  spaced ", "edit", ("3", "twice  spaced ")),
+        ("/delete 3", "delete", ("3",)),
+        ("/react 3 :+1:", "react", ("3", ":+1:")),
+        ("/unreact 3 👍", "unreact", ("3", "👍")),
+        ("/search hel wor", "search", ("hel wor",)),
+        ("/rename", "rename", ()),
+        ("/rename #book club", "rename", ("#book club",)),
+        ("/block bob", "block", ("bob",)),
+        ("/passwd", "passwd", ()),
     ],
 )
 def test_commands_and_their_arguments(line: str, name: str, args: tuple[str, ...]) -> None:
@@ -86,6 +102,10 @@ def test_commands_and_their_arguments(line: str, name: str, args: tuple[str, ...
         ("/group # bob", "Usage: /group [#NAME] USERNAME..."),
         ("/group bob #weekend", "Usage: /group [#NAME] USERNAME..."),
         ("/quit now", "Usage: /quit"),
+        ("/edit 3", "Usage: /edit N TEXT"),
+        ("/react 3", "Usage: /react N EMOJI"),
+        ("/search", "Usage: /search TEXT"),
+        ("/passwd now", "Usage: /passwd"),
         ('/group "weekend bob', "Unbalanced quotes."),
     ],
 )
@@ -112,11 +132,15 @@ def test_every_command_has_help_and_a_usage() -> None:
 
 def test_the_issue_commands_are_all_there() -> None:
     wanted = {
-        "/register USERNAME", "/login USERNAME", "/logout", "/users [PREFIX]", "/friends",
+        "/register USERNAME [INVITE]", "/login USERNAME", "/logout", "/users [PREFIX]", "/friends",
         "/requests [STATUS]", "/add USERNAME", "/accept REQUEST", "/reject REQUEST",
         "/unfriend USERNAME", "/chats", "/open CHAT", "/dm USERNAME [TEXT]",
         "/group [#NAME] USERNAME...", "/members", "/invite USERNAME", "/leave", "/history",
         "/quit", "/help [COMMAND]",
+        # contract 1.1
+        "/reply N TEXT", "/edit N TEXT", "/delete N", "/react N EMOJI", "/unreact N EMOJI",
+        "/search TEXT", "/block USERNAME", "/unblock USERNAME", "/blocks", "/rename [NAME]",
+        "/passwd",
     }  # fmt: skip
     assert {c.usage for c in COMMANDS.values()} == wanted
 
@@ -146,6 +170,14 @@ def test_the_issue_commands_are_all_there() -> None:
         ("/group #weekend ", Expected(Arg.FRIEND, "", ("#weekend",))),
         ("/group #weekend bob c", Expected(Arg.FRIEND, "c", ("#weekend", "bob"))),
         ("/login al", Expected(Arg.WORD, "al")),
+        ("/reply ", Expected(Arg.MESSAGE, "")),
+        ("/edit 1", Expected(Arg.MY_MESSAGE, "1")),
+        ("/delete ", Expected(Arg.DELETABLE, "")),
+        ("/react 12 ", Expected(Arg.EMOJI, "", ("12",))),
+        ("/react 12 :th", Expected(Arg.EMOJI, ":th", ("12",))),
+        ("/unreact 12 ", Expected(Arg.MY_EMOJI, "", ("12",))),
+        ("/block b", Expected(Arg.ANYONE, "b")),
+        ("/unblock ", Expected(Arg.BLOCKED, "")),
     ],
 )
 def test_what_the_word_under_the_cursor_stands_for(text: str, expected: Expected) -> None:
@@ -154,7 +186,20 @@ def test_what_the_word_under_the_cursor_stands_for(text: str, expected: Expected
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello", "hello /dm", "//dm b", "/dm bob some te", "/open 3 ", "/quit ", "/nope x"],
+    [
+        "",
+        "hello",
+        "hello /dm",
+        "//dm b",
+        "/dm bob some te",
+        "/open 3 ",
+        "/quit ",
+        "/nope x",
+        "/edit 3 new te",
+        "/reply 3 ",
+        "/search hel",
+        "/react 3 :+1: ",
+    ],
 )
 def test_nothing_to_complete(text: str) -> None:
     assert expected_at(text) is None
@@ -165,3 +210,27 @@ def test_help_explains_how_to_name_a_group() -> None:
         "/group [#NAME] USERNAME...\n"
         '    create a group chat with friends, named if #NAME is given ("#book club" with a space)'
     )
+
+
+def test_message_numbers_and_emoji_as_typed() -> None:
+    assert seq_of("7") == 7
+    for word in ("0", "-1", "seven", "7.0", "\u0667"):  # the last is an Arabic-Indic seven
+        with pytest.raises(ParseError, match="is not a message number"):
+            seq_of(word)
+    assert emoji_of(":+1:") == emoji_of(":thumbsup:") == emoji_of(":THUMBSUP:") == "👍"
+    assert emoji_of("🦀") == "🦀"
+    assert emoji_of("+1") == "+1"  # any text the server takes, as typed
+    with pytest.raises(ParseError, match="Unknown emoji :nope:"):
+        emoji_of(":nope:")
+
+
+def test_usernames_and_passwords_are_checked_as_the_contract_says() -> None:
+    for good in ("bob", "Alice.B-2_c", "a" * 32):
+        assert username_problem(good) is None
+    for bad in ("al", "a" * 33, "1bob", "_bob", "bob smith", "böb"):
+        assert username_problem(bad) is not None
+    assert password_problem("x" * 8) is None
+    assert password_problem("x" * 256) is None
+    assert password_problem("x" * 7) == "The password must be at least 8 characters."
+    assert password_problem("x" * 257) == "The password must be at most 256 characters."
+    assert password_problem("🔑" * 8) is None  # characters, not bytes

@@ -1,11 +1,21 @@
-"""repl.render: how chats are called on screen, without I/O."""
+"""repl.render: how chats and messages look on screen, without I/O."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from chaat.repl.client import Chat
-from chaat.repl.render import chat_label, chat_phrase, is_called, members
+from chaat.repl.client import Chat, Message
+from chaat.repl.render import (
+    change_line,
+    chat_label,
+    chat_phrase,
+    digest_line,
+    is_called,
+    members,
+    message_parts,
+    typing_text,
+)
 
 
 def chat(kind: str, name: str | None, *usernames: str) -> Chat:
@@ -39,3 +49,84 @@ def test_a_chat_is_found_by_what_it_is_called() -> None:
     nameless = chat("group", None, "alice", "bob", "carol")
     assert is_called(nameless, "bob, carol", me_id=1)
     assert not is_called(nameless, "#bob, carol", me_id=1)
+
+
+# Messages (contract 1.1): replies, edits, tombstones, reactions
+
+
+def message(seq: int, sender: str, body: str | None, **fields: Any) -> Message:
+    sender_id = {"alice": 1, "bob": 2, "carol": 3}[sender]
+    return {  # type: ignore[typeddict-item]
+        "id": 100 + seq, "chat_id": 7, "seq": seq, "sender": {"id": sender_id, "username": sender},
+        "body": body, "created_at": "2026-11-24T11:50:31.468671Z", "client_id": None,
+        "reply_to": None, "edited_at": None, "deleted_at": None, "reactions": [], **fields,
+    }  # fmt: skip
+
+
+def text(message: Message, **options: Any) -> str:
+    return "".join(part for _, part in message_parts(message, **options))
+
+
+def test_a_message_shows_its_number_time_sender_and_text() -> None:
+    shown = text(message(7, "bob", "yes!\nsee you"))
+    assert re.fullmatch(r"  7 \d\d\d\d-\d\d-\d\d \d\d:\d\d bob: yes!\n {10}see you", shown)
+
+
+def test_a_reply_quotes_the_first_line_of_what_it_answers() -> None:
+    lunch = message(6, "alice", "lunch today?\nat noon")
+    shown = text(message(7, "bob", "yes!", reply_to=6), replied=lunch)
+    assert shown.startswith("          > alice: lunch today? …\n  7 ")
+    assert "> message 6\n" in text(message(7, "bob", "yes!", reply_to=6))  # not at hand
+    assert "> a message from someone you block\n" in text(
+        message(7, "bob", "yes!", reply_to=6), replied=lunch, hidden=True
+    )
+    assert "> alice: (message deleted)\n" in text(
+        message(7, "bob", "yes!", reply_to=6), replied=message(6, "alice", None, deleted_at="x")
+    )
+
+
+def test_edits_tombstones_and_reactions_show() -> None:
+    assert text(message(7, "bob", "later", edited_at="t")).endswith("bob: later  (edited)")
+    assert text(message(7, "bob", None, deleted_at="t")).endswith("bob: (message deleted)")
+    reactions = [{"emoji": "👍", "user_ids": [1, 3]}, {"emoji": "❤️", "user_ids": [2]}]
+    shown = text(message(7, "bob", "hi", reactions=reactions))
+    assert shown.endswith("bob: hi\n          👍 2  ❤️ 1")
+
+
+def test_a_change_is_one_line_naming_who_did_what() -> None:
+    names = {1: "alice", 2: "bob", 3: "carol"}.__getitem__
+    old = message(5, "alice", "lunch today?")
+
+    def line(before: Message | None, after: Message) -> str | None:
+        return change_line(before, after, me_id=1, name_of=names)
+
+    thumbs = message(5, "alice", "lunch today?", reactions=[{"emoji": "👍", "user_ids": [3]}])
+    assert line(old, thumbs) == "» carol reacted 👍 to message 5 (alice: lunch today?)"
+    assert line(thumbs, old) == "» carol took back 👍 on message 5 (alice: lunch today?)"
+    mine = message(5, "alice", "lunch today?", reactions=[{"emoji": "👍", "user_ids": [3, 1]}])
+    assert line(thumbs, mine) == "» you reacted 👍 to message 5 (alice: lunch today?)"
+    assert line(old, mine) == "» reactions on message 5 (alice: lunch today?): 👍 2"
+    assert line(None, mine) == "» reactions on message 5 (alice: lunch today?): 👍 2"
+    edited = message(5, "alice", "lunch tomorrow?", edited_at="t1")
+    assert line(old, edited) == "» you edited message 5: lunch tomorrow?"
+    assert line(edited, edited) is None  # told already
+    gone = message(5, "alice", None, deleted_at="t2")
+    assert line(edited, gone) == "» message 5 (alice: lunch tomorrow?) was deleted"
+    assert line(gone, gone) is None
+    assert line(None, gone) == "» message 5 (alice) was deleted"  # not seen before
+
+
+def test_a_burst_of_messages_elsewhere_is_one_line() -> None:
+    group = chat("group", "book club", "alice", "bob", "carol")
+    burst = [message(n, ("bob", "carol")[n % 2], f"message {n}") for n in range(1, 121)]
+    assert digest_line(burst, group, me_id=1) == (
+        "» #book club 120 new messages from bob, carol; the last, bob: message 120  (/open 7)"
+    )
+    assert digest_line(burst[:1], group, me_id=1) == ("» #book club carol: message 1  (/open 7)")
+
+
+def test_who_is_typing() -> None:
+    assert typing_text(["bob"]) == "bob is typing…"
+    assert typing_text(["bob", "carol"]) == "bob and carol are typing…"
+    assert typing_text(["bob", "carol", "dave"]) == "bob, carol and dave are typing…"
+    assert typing_text(["bob", "carol", "dave", "erin"]) == "4 people are typing…"

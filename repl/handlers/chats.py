@@ -1,11 +1,15 @@
-"""/chats, /open, /dm, /group, /members, /invite, /leave, /history, and text for the open chat."""
+"""/chats, /open, /dm, /group, /rename, /members, /invite, /leave, /history, and text for the
+open chat."""
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import uuid
 from typing import TYPE_CHECKING
 
-from ..chat_view import open_chat, open_chat_or_fail, show_earlier, show_new
+from .. import outbox
+from ..chat_view import open_chat, open_chat_or_fail, show_earlier
 from ..client import ApiError, Chat
 from ..commands import Arg, Param, ShellError, command
 from ..render import chat_phrase, chat_row, is_called, members, when
@@ -26,7 +30,9 @@ async def chats(shell: Shell) -> None:
         return
     width = max(len(state.label(c)) for c in state.chats)
     for chat in state.chats:
-        shell.say(chat_row(chat, me_id=state.me_id, width=width))
+        last = chat.get("last_message")
+        hidden = last is not None and state.hides(last)
+        shell.say(chat_row(chat, me_id=state.me_id, width=width, hide_last=hidden))
 
 
 @command("open", "switch to a chat (Tab shows the ids with names)", Param("CHAT", Arg.CHAT))
@@ -64,6 +70,10 @@ async def _find_chat(shell: Shell, ref: str) -> Chat:
 @command("dm", "open the direct chat with a friend, sending TEXT if given",
          _FRIEND, Param("TEXT", Arg.TEXT, optional=True))  # fmt: skip
 async def dm(shell: Shell, username: str, text: str | None = None) -> None:
+    blocked = shell.state.blocked(username)
+    if blocked is not None:
+        name = blocked["username"]
+        raise ShellError(f"You block {name}: /unblock {name} first, then /add {name}.")
     client_id = uuid.uuid4().hex if text is not None else None
     chat = await shell.with_retry(
         lambda: shell.client.create_chat(
@@ -96,13 +106,41 @@ async def group(shell: Shell, name: str | None, *usernames: str) -> None:
     await open_chat(shell, chat)
 
 
-@command("members", "list who is in the open chat")
+@command("rename", "name the open group (spaces allowed); without NAME, take its name away",
+         Param("NAME", Arg.TEXT, optional=True))  # fmt: skip
+async def rename(shell: Shell, text: str | None = None) -> None:
+    chat = open_chat_or_fail(shell)
+    name = _group_name(text)
+    updated = await shell.client.rename_chat(chat.id, name)
+    shell.state.remember_chat(updated)
+    if name is None:
+        shell.say(f"The group has no name now: it shows as {shell.state.label(updated)}.")
+    else:
+        shell.say(f"Renamed the group to {shell.state.label(updated)}.")
+
+
+def _group_name(text: str | None) -> str | None:
+    """The name /rename was given: quotes and one leading # taken off; None for none."""
+    text = (text or "").strip()
+    if text[:1] in ('"', "'"):
+        with contextlib.suppress(ValueError):
+            words = shlex.split(text)
+            if len(words) == 1:
+                text = words[0]
+    text = text.removeprefix("#")
+    return text or None
+
+
+@command("members", "list who is in the open chat, and how far each has read")
 async def members_(shell: Shell) -> None:
     chat = open_chat_or_fail(shell)
     for participant in await shell.client.list_participants(chat.id):
         user = participant["user"]
         you = "  [you]" if user["id"] == shell.state.me_id else ""
-        shell.say(f"{user['username']}{you}  (joined {when(participant['joined_at'])})")
+        line = f"{user['username']}{you}  (joined {when(participant['joined_at'])}"
+        read = participant.get("last_read_seq")
+        line += f", has read up to {read})" if read else ")"
+        shell.say(line)
 
 
 @command("invite", "add a friend to the open group", _FRIEND)
@@ -133,12 +171,7 @@ async def history(shell: Shell) -> None:
 
 
 async def say(shell: Shell, text: str) -> None:
-    """Send a line to the open chat; safe to retry thanks to its client_id."""
+    """Send a line to the open chat, now or once the server is back (see outbox)."""
     if shell.state.me is None:
         raise ShellError("You are not logged in: /login USERNAME or /register USERNAME.")
-    chat = open_chat_or_fail(shell)
-    client_id = uuid.uuid4().hex
-    message = await shell.with_retry(
-        lambda: shell.client.send_message(chat.id, text, client_id=client_id)
-    )
-    await show_new(shell, message)
+    await outbox.send(shell, open_chat_or_fail(shell).id, text)

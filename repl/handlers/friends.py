@@ -1,12 +1,13 @@
-"""/users, /friends, /requests, /add, /accept, /reject, /unfriend."""
+"""/users, /friends, /requests, /add, /accept, /reject, /unfriend, /block, /unblock, /blocks."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..client import ApiError
 from ..commands import STATUSES, Arg, Param, ShellError, command
 from ..render import request_line, when
-from ..state import load_friends, load_requests, refresh
+from ..state import load_blocks, load_friends, load_requests, refresh
 
 if TYPE_CHECKING:
     from ..shell import Shell
@@ -112,3 +113,43 @@ async def unfriend(shell: Shell, username: str) -> None:
     await shell.client.unfriend(friend["id"])
     await refresh(shell.client, shell.state, "friends")
     shell.say(f"You and {friend['username']} are no longer friends.")
+
+
+@command("block", "block someone: no more friendship or requests, their group messages hidden",
+         Param("USERNAME", Arg.ANYONE))  # fmt: skip
+async def block(shell: Shell, username: str) -> None:
+    me = shell.state.me
+    if me is not None and username.casefold() == me["username"].casefold():
+        raise ShellError("You cannot block yourself.")
+    await shell.client.block(username)
+    await refresh(shell.client, shell.state, "blocks", "friends", "requests")
+    user = shell.state.blocked(username)
+    name = user["username"] if user is not None else username
+    shell.say(
+        f"You block {name}: you are not friends, neither can send the other a request, "
+        f"and their messages in groups are hidden. /unblock {name} undoes it."
+    )
+
+
+@command("unblock", "stop blocking someone (friendship does not come back by itself)",
+         Param("USERNAME", Arg.BLOCKED))  # fmt: skip
+async def unblock(shell: Shell, username: str) -> None:
+    user = shell.state.blocked(username)
+    name = user["username"] if user is not None else username
+    try:
+        await shell.client.unblock(name)
+    except ApiError as exc:
+        if exc.status == 404 and exc.code == "not_found":
+            raise ShellError(f"You do not block {name}: /blocks lists whom you do.") from None
+        raise
+    await load_blocks(shell.client, shell.state)
+    shell.say(f"You no longer block {name}. /add {name} to be friends again.")
+
+
+@command("blocks", "list the people you block")
+async def blocks(shell: Shell) -> None:
+    await load_blocks(shell.client, shell.state)
+    if not shell.state.blocks:
+        shell.say("You block no one.")
+    for blocked in shell.state.blocks:
+        shell.say(f"{blocked['user']['username']}  (blocked since {when(blocked['since'])})")
