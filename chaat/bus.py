@@ -157,9 +157,12 @@ class RedisBus:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        # No retries inside the client: a dropped connection reaches our loop, which
-        # subscribes again and looks in the table for what it missed.
+        # Subscribing: no retries inside the client, so that a dropped connection reaches
+        # our loop, which subscribes again and looks in the table for what it missed.
         self._client = redis.from_url(url, retry=Retry(NoBackoff(), 0), health_check_interval=10)
+        # Publishing: one retry, on a new connection when Redis came back since the
+        # last publish (else the batch waits a second, the others polling meanwhile).
+        self._publisher = redis.from_url(url, retry=Retry(NoBackoff(), 1))
         self._failures: tuple[type[Exception], ...] = (redis.RedisError, *db.FAILURES)
         self._pool = pool
         self._name = name
@@ -197,12 +200,14 @@ class RedisBus:
         finally:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
+            with contextlib.suppress(Exception):
+                await self._publisher.aclose()
 
     async def _publish_forever(self) -> None:
         while True:
             topics, live = await self._outbox.take()
             try:
-                async with self._client.pipeline(transaction=False) as pipe:
+                async with self._publisher.pipeline(transaction=False) as pipe:
                     for topic in sorted(topics):
                         pipe.publish(REDIS_PREFIX + topic, self._name)
                     for topic, payload in live:

@@ -281,11 +281,14 @@ async def test_nothing_is_lost_while_redis_stops_and_starts_again_under_load(
         await spy.aclose()
         spy = redis.from_url(redis_server.url)
         await until_subscribers(spy, f"chaat:chat:{chat_id}", 1)
-        sent_at = time.monotonic()
-        last = await send(session, a, alice, chat_id, "after")
-        while not any(m["seq"] == last["seq"] for m in bobs.messages(chat_id)):
-            bobs.arrived.clear()
-            await asyncio.wait_for(bobs.arrived.wait(), timeout=5)
-        assert time.monotonic() - sent_at < 0.5
+        delays = []
+        for n in range(5):
+            sent_at = time.monotonic()
+            last = await send(session, a, alice, chat_id, f"after {n}")
+            while not any(m["seq"] == last["seq"] for m in bobs.messages(chat_id)):
+                bobs.arrived.clear()
+                await asyncio.wait_for(bobs.arrived.wait(), timeout=5)
+            delays.append(time.monotonic() - sent_at)
+        assert statistics.median(delays) < 0.3, delays  # not the poll's second
     finally:
         await session.close()
