@@ -103,6 +103,7 @@ async def group(shell: Shell, name: str | None, *usernames: str) -> None:
         raise
     what = "a group" if chat["name"] is None else f"#{chat['name']}"
     shell.say(f"Created {what} with {members(chat, me_id=me_id)}.")
+    shell.state.remember_chat(chat)  # at once: its chat.created may still be on its way
     await open_chat(shell, chat)
 
 
