@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -22,20 +23,27 @@ from chaat.server import configure_logging, database, explain, serve
 from chaat.settings import ConfigError, Settings, debug_from_env
 
 
-async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
+@contextlib.asynccontextmanager
+async def _upgraded_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A one-connection pool on the settings' database, its schema brought up to date."""
     assert settings.database_url
     pool = await db.create_pool(settings.database_url, size=1)
     try:
         async with db.connection(pool) as conn:
             await migrate.upgrade(conn)
-            user_id = await store.users.set_admin(conn, username=username, is_admin=is_admin)
-            if user_id is not None:
-                # Running servers forget the tokens they checked for this user (auth.py).
-                await store.events.notify_many(
-                    conn, channels=[hub.TOKENS_CHANNEL], payloads=[str(user_id)]
-                )
+        yield pool
     finally:
         await pool.close()
+
+
+async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
+    async with _upgraded_pool(settings) as pool, db.connection(pool) as conn:
+        user_id = await store.users.set_admin(conn, username=username, is_admin=is_admin)
+        if user_id is not None:
+            # Running servers forget the tokens they checked for this user (auth.py).
+            await store.events.notify_many(
+                conn, channels=[hub.TOKENS_CHANNEL], payloads=[str(user_id)]
+            )
     if user_id is None:
         print(f"chaat: no such user: {username}", file=sys.stderr)
         return 1
@@ -44,14 +52,8 @@ async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
 
 
 async def _make_invite(settings: Settings, uses: int, expires_in: int) -> int:
-    assert settings.database_url
-    pool = await db.create_pool(settings.database_url, size=1)
-    try:
-        async with db.connection(pool) as conn:
-            await migrate.upgrade(conn)
+    async with _upgraded_pool(settings) as pool:
         invite = await invites.create(pool, uses=uses, expires_in=expires_in, created_by=None)
-    finally:
-        await pool.close()
     print(invite["code"])  # alone on stdout, for scripts
     print(
         f"{invite['uses_left']} use(s), until {invite['expires_at']}"

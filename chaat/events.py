@@ -54,6 +54,12 @@ def wake_after_commit(conn: asyncpg.Connection, topics: Iterable[str]) -> None:
     db.on_commit(conn, functools.partial(hub.wake_all, tuple(topics)))
 
 
+def wake_chat_after_commit(conn: asyncpg.Connection, chat_id: int) -> None:
+    """Once the work on conn commits, the hubs look for the chat's new events (events
+    written in SQL, such as send_message()'s)."""
+    wake_after_commit(conn, [bus.chat_topic(chat_id)])
+
+
 def _topics(event: Event) -> list[str]:
     """Who must look: the chat's participants, a user, and whoever joins or leaves."""
     topics = [bus.user_topic(user) for user in (*event.joined, *event.left)]

@@ -40,7 +40,7 @@ async def append(
             [{"field": "reply_to", "problem": "no such message in this chat", "value": reply_to}],
         )
     if sent["outcome"] == "sent":
-        events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+        events.wake_chat_after_commit(conn, chat_id)
     return sent["message"], sent["outcome"] == "sent"
 
 
@@ -103,7 +103,7 @@ async def edit(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int, body: 
     async with db.connection(pool) as conn:
         edited = await store.messages.edit(conn, chat_id=chat_id, seq=seq, user_id=me.id, body=body)
         _raise_refusal(edited["outcome"], stranger=edited["stranger"])
-        events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+        events.wake_chat_after_commit(conn, chat_id)
     return JsonText(edited["message"])
 
 
@@ -114,7 +114,7 @@ async def delete(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> N
         outcome = await store.messages.delete(conn, chat_id=chat_id, seq=seq, user_id=me.id)
         _raise_refusal(outcome, forbidden="Only its sender, or the group's creator, may delete it.")
         if outcome == "deleted":
-            events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+            events.wake_chat_after_commit(conn, chat_id)
 
 
 async def react(
@@ -126,7 +126,7 @@ async def react(
         changed = await change(conn, chat_id=chat_id, seq=seq, user_id=me.id, emoji=emoji)
         _raise_refusal(changed["outcome"], stranger=changed["stranger"])
         if changed["outcome"] == "changed":
-            events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+            events.wake_chat_after_commit(conn, chat_id)
     return JsonText(changed["message"])
 
 
@@ -184,7 +184,7 @@ async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -
         if outcome == "not_found":
             raise errors.NotFound("No such chat.")
         if outcome == "moved":
-            events.wake_after_commit(conn, [bus.chat_topic(chat_id)])
+            events.wake_chat_after_commit(conn, chat_id)
 
 
 async def search(

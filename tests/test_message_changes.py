@@ -9,16 +9,9 @@ import asyncpg
 import pytest
 from conftest import TIMESTAMP, befriend, error_of, new_chat, problem_fields, sign_up
 from test_events import connect
+from test_messages import send
 
 THUMBS, HEART, SMILE = "👍", "❤️", "😄"
-
-
-async def send(client, who, chat_id, body, **extra):
-    resp = await client.post(
-        f"/v1/chats/{chat_id}/messages", json={"body": body, **extra}, headers=who.headers
-    )
-    assert resp.status == 201, await resp.text()
-    return await resp.json()
 
 
 async def get(client, who, chat_id, seq):

@@ -7,16 +7,9 @@ import json
 import pytest
 from conftest import befriend, error_of, new_chat, problem_fields
 from test_history_plans import plan_nodes
+from test_messages import send
 
 from chaat.validation import MAX_ID
-
-
-async def send(client, who, chat_id, body):
-    resp = await client.post(
-        f"/v1/chats/{chat_id}/messages", json={"body": body}, headers=who.headers
-    )
-    assert resp.status == 201, await resp.text()
-    return await resp.json()
 
 
 async def search(client, who, **params):
