@@ -62,13 +62,12 @@ CREATE UNIQUE INDEX friend_request_one_pending
 CREATE INDEX friend_request_to_user ON friend_request (to_user_id, id);
 CREATE INDEX friend_request_from_user ON friend_request (from_user_id, id);
 
--- Failed logins, per username in lower case (whether or not it exists), to
--- slow down password guessing: see queries/login_failures/.
-CREATE TABLE login_failure (
-    username_key text NOT NULL,
-    failed_at    timestamptz NOT NULL DEFAULT now()
+-- Rate limits (chaat/limits.py): per limited key, the moment its allowance is full
+-- again (GCRA's theoretical arrival time). Unlogged: a crash may reset counters.
+CREATE UNLOGGED TABLE rate_limit (
+    key text PRIMARY KEY,
+    tat timestamptz NOT NULL
 );
-CREATE INDEX login_failure_key ON login_failure (username_key, failed_at);
 
 -- One row per pair, smaller id first.
 CREATE TABLE friendship (
@@ -702,5 +701,24 @@ BEGIN
     ELSE
         outcome := 'not_found';
     END IF;
+END
+$$;
+
+-- Spend one of `burst` units that come back one per `period`: 0 when spent, else the
+-- seconds until one is back (nothing is spent then).
+CREATE FUNCTION take_rate(p_key text, p_burst integer, p_period interval)
+RETURNS double precision
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_tat timestamptz;
+BEGIN
+    INSERT INTO rate_limit AS r (key, tat) VALUES (p_key, now() + p_period)
+    ON CONFLICT (key) DO UPDATE SET tat = greatest(r.tat, now()) + p_period
+        WHERE greatest(r.tat, now()) + p_period <= now() + p_burst * p_period;
+    IF FOUND THEN
+        RETURN 0;
+    END IF;
+    SELECT tat INTO v_tat FROM rate_limit WHERE key = p_key;
+    RETURN greatest(extract(epoch FROM v_tat + p_period - p_burst * p_period - now()), 0.001);
 END
 $$;

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from chaat import db, keys, messages, middlewares, migrate
 from chaat.hub import GOING_AWAY, Hub
-from chaat.limits import Throttle
+from chaat.limits import Limiter, Throttle
 from chaat.routes import routes
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> web.Application:
             middlewares.match_route,
             middlewares.read_json_body,
             middlewares.authenticate,
+            middlewares.limit_rate,
         ],
     )
     app[keys.settings] = settings
@@ -53,7 +54,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with pool.acquire() as conn:
         await migrate.upgrade(conn)
     app[keys.pool] = pool
-    yield
+    app[keys.limiter] = Limiter(pool, settings.rate_limits)
+    async with app[keys.limiter].pruning():
+        yield
     try:
         async with asyncio.timeout(10):
             await pool.close()

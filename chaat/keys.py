@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from chaat.hub import Hub
-from chaat.limits import Throttle
+from chaat.limits import Limiter, Throttle
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
 
@@ -21,9 +21,12 @@ passwords = web.AppKey("passwords", Passwords)
 tokens = web.AppKey("tokens", Tokens)
 hub = web.AppKey("hub", Hub)
 typing_notices = web.AppKey("typing_notices", Throttle)
+limiter = web.AppKey("limiter", Limiter)
 checked_tokens = web.AppKey("checked_tokens", CheckedTokens["Caller"])
 
 current_user = web.RequestKey["Caller"]("current_user")
 body = web.RequestKey("body", dict[str, Any])
 """The request's JSON object, parsed (and size-checked) before authentication."""
 request_id = web.RequestKey("request_id", str)
+client_address = web.RequestKey("client_address", str)
+"""Who is calling (chaat.limits.client_address), for limits and logs."""

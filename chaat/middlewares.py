@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from chaat import auth, errors, keys
+from chaat import auth, errors, keys, limits
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ PUBLIC = frozenset(
         ("GET", "/v1/openapi.json"),
     }
 )
-"""The only requests that need no token."""
+"""The only API requests that need no token (paths outside /v1/, the web client's
+files, need none either)."""
 
 TAKE_NO_BODY = frozenset(
     {
@@ -58,6 +59,9 @@ _HTTP_ERRORS: dict[int, type[errors.ChaatError]] = {
 async def handle_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer every failure as {"error": {...}}; log the unexpected ones with a request id."""
     request[keys.request_id] = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    request[keys.client_address] = limits.client_address(
+        request, request.app[keys.settings].trusted_proxies
+    )
     try:
         return await handler(request)
     except errors.ChaatError as exc:
@@ -139,7 +143,20 @@ def _route(request: web.Request) -> tuple[str, str | None]:
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Put the caller in request[current_user]; every path but the public ones needs one."""
     method = "GET" if request.method == "HEAD" else request.method  # HEAD is a GET's head
-    if (method, request.path) not in PUBLIC and request.path != "/v1/events":
+    path = request.path
+    if path.startswith("/v1/") and (method, path) not in PUBLIC and path != "/v1/events":
         token = auth.bearer_token(request.headers.get("Authorization"))
         request[keys.current_user] = await auth.authenticate(request.app, token)
+    return await handler(request)
+
+
+@web.middleware
+async def limit_rate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Spend the request's rate limit (limits.ROUTES), if it has one: per user, or per
+    client address for those made before logging in."""
+    name = limits.ROUTES.get(_route(request))  # type: ignore[arg-type]
+    if name is not None:
+        limit = limits.LIMITS[name]
+        who = request[keys.client_address] if limit.per_address else request[keys.current_user].id
+        await request.app[keys.limiter].spend(name, who)
     return await handler(request)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+
+from chaat.limits import DEFAULT_RATES, LIMITS, Network, Rate
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -72,6 +76,35 @@ def _registration(env: dict[str, str]) -> Registration:
     raise ConfigError(f"CHAAT_REGISTRATION must be open, invite or closed, got {value!r}")
 
 
+def _rate_limits(env: dict[str, str]) -> dict[str, Rate] | None:
+    switch = (env.get("CHAAT_RATE_LIMITS") or "on").strip().lower()
+    if switch not in ("on", "off"):
+        raise ConfigError(f"CHAAT_RATE_LIMITS must be on or off, got {switch!r}")
+    rates = dict(DEFAULT_RATES)
+    for name in LIMITS:
+        variable = f"CHAAT_RATE_LIMIT_{name.upper()}"
+        if env.get(variable):
+            try:
+                rates[name] = Rate.parse(env[variable])
+            except ValueError as exc:
+                raise ConfigError(f"{variable}: {exc}") from None
+    return rates if switch == "on" else None
+
+
+def _trusted_proxies(env: dict[str, str]) -> tuple[Network, ...]:
+    networks = []
+    for item in (env.get("CHAAT_TRUSTED_PROXIES") or "").split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    "CHAAT_TRUSTED_PROXIES must be addresses or networks separated by commas"
+                    f" (like 127.0.0.1,10.0.0.0/8), got {item.strip()!r}"
+                ) from None
+    return tuple(networks)
+
+
 def _log_level(env: dict[str, str], default: str) -> str:
     level = (env.get("CHAAT_LOG_LEVEL") or default).upper()
     if level not in LOG_LEVELS:
@@ -108,9 +141,10 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
     """KiB; the argon2-cffi default (RFC 9106, low-memory profile)."""
-    login_attempts: int = 10
-    """Failed logins a username may have in login_window seconds before 429."""
-    login_window: int = 300
+    rate_limits: Mapping[str, Rate] | None = field(default_factory=lambda: dict(DEFAULT_RATES))
+    """The rate of each limit in chaat.limits.LIMITS; None: no limits at all."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Reverse proxies whose X-Forwarded-For tells the client's address."""
     pool_size: int = 10
     log_level: str = "INFO"
     pg_user: str | None = None
@@ -139,8 +173,8 @@ class Settings:
             argon2_memory_cost=_int(
                 env, "CHAAT_ARGON2_MEMORY_COST", defaults.argon2_memory_cost, minimum=8
             ),
-            login_attempts=_int(env, "CHAAT_LOGIN_ATTEMPTS", defaults.login_attempts),
-            login_window=_int(env, "CHAAT_LOGIN_WINDOW", defaults.login_window),
+            rate_limits=_rate_limits(env),
+            trusted_proxies=_trusted_proxies(env),
             pool_size=_int(env, "CHAAT_POOL_SIZE", defaults.pool_size),
             log_level=_log_level(env, defaults.log_level),
             pg_user=env.get("CHAAT_PG_USER") or None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
 from typing import Any
 
 import asyncpg
@@ -10,19 +10,14 @@ from asyncpg import Connection, Record
 
 from chaat import db, errors, hub, invites, store
 from chaat.auth import Caller
+from chaat.limits import Limiter
 from chaat.security import Passwords, Tokens
 from chaat.settings import Registration
 from chaat.validation import as_user_id, is_username
 
 JSON = dict[str, Any]
 
-
-@dataclass(frozen=True)
-class LoginLimit:
-    """At most `attempts` failed logins per username in `window` seconds."""
-
-    attempts: int
-    window: int
+log = logging.getLogger(__name__)
 
 
 async def sign_up(
@@ -61,33 +56,34 @@ async def log_in(
     pool: asyncpg.Pool,
     passwords: Passwords,
     tokens: Tokens,
+    limiter: Limiter,
     *,
     username: str,
     password: str,
+    address: str,
     ttl: int,
-    limit: LoginLimit,
 ) -> JSON:
     """A new token for the right password; the same 401, in the same time, for any mistake.
 
-    A username with too many recent failures is refused (429) before any check.
+    Every attempt spends a unit of two limits before the password is checked, so that
+    parallel guesses cannot all pass: the address's, and the account's from that
+    address. A right password gives both back; another address's failures never
+    hold up the owner.
     """
+    account = f"{username.lower()}@{address}"
+    await limiter.spend("login_account", account)
+    await limiter.spend("login_address", address)
     async with db.connection(pool) as conn:
-        retry_after = await store.login_failures.get_retry_after(
-            conn, username=username, attempts=limit.attempts, window_seconds=limit.window
-        )
-        if retry_after is not None:
-            raise errors.RateLimited(
-                f"Too many failed logins for this username; try again in {retry_after} s.",
-                retry_after=retry_after,
-            )
         user = await store.users.get_credentials(conn, username=username)
     if not await passwords.verify(user["password_hash"] if user else None, password):
-        async with db.connection(pool) as conn:
-            await store.login_failures.create(conn, username=username, window_seconds=limit.window)
+        # A name that cannot be a username may be a password typed in the wrong box.
+        shown = username if is_username(username) else "(not a username)"
+        log.info("failed login for %s from %s", shown, address)
         raise errors.InvalidCredentials()
     assert user is not None
+    await limiter.forget("login_account", account)
+    await limiter.give_back("login_address", address)
     async with db.connection(pool) as conn:
-        await store.login_failures.delete(conn, username=username)
         if passwords.needs_rehash(user["password_hash"]):
             new_hash = await passwords.hash(password)
             await store.users.set_password_hash(conn, id=user["id"], password_hash=new_hash)

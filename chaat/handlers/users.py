@@ -73,15 +73,15 @@ async def create_invite(request: web.Request) -> web.Response:
 
 async def log_in(request: web.Request) -> web.Response:
     payload = parse_body(request, LogIn)
-    settings = request.app[keys.settings]
     session = await users.log_in(
         request.app[keys.pool],
         request.app[keys.passwords],
         request.app[keys.tokens],
+        request.app[keys.limiter],
         username=payload.username,
         password=payload.password,
-        ttl=settings.token_ttl,
-        limit=users.LoginLimit(settings.login_attempts, settings.login_window),
+        address=request[keys.client_address],
+        ttl=request.app[keys.settings].token_ttl,
     )
     return web.json_response(session, status=201)
 

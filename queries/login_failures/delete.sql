@@ -1,3 +1,0 @@
--- name: delete(username)!
--- A successful login clears the username's failures.
-DELETE FROM login_failure WHERE username_key = lower(:username);
