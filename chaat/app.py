@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.checked_tokens] = CheckedTokens()
     app[keys.typing_notices] = Throttle(messages.TYPING_INTERVAL)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_limits)
     app.cleanup_ctx.append(_events)
     app.on_shutdown.append(_close_streams)
     app.on_cleanup.append(_stop_hashing)
@@ -54,15 +55,20 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with pool.acquire() as conn:
         await migrate.upgrade(conn)
     app[keys.pool] = pool
-    app[keys.limiter] = Limiter(pool, settings.rate_limits)
-    async with app[keys.limiter].pruning():
-        yield
+    yield
     try:
         async with asyncio.timeout(10):
             await pool.close()
     except TimeoutError:
         log.warning("database connections still busy after 10 s; closing them anyway")
         pool.terminate()
+
+
+async def _limits(app: web.Application) -> AsyncIterator[None]:
+    app[keys.limiter] = Limiter(app[keys.pool], app[keys.settings].rate_limits)
+    pruning = asyncio.create_task(app[keys.limiter].prune_forever())
+    yield
+    pruning.cancel()
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

@@ -22,6 +22,9 @@ QUERIES = resources.files("chaat.queries")
 queries: Any = aiosql.from_path(str(QUERIES), "asyncpg")
 """Every file in queries/, as queries.<table>.<name>(conn, **params)."""
 
+ACQUIRE_TIMEOUT = 10.0
+"""Seconds a request waits for a free pool connection before answering 503."""
+
 JsonText = NewType("JsonText", str)
 """An API object as JSON text, built by PostgreSQL: the long lists pass it straight
 to the response (chaat.responses) instead of decoding and encoding it again."""
@@ -77,7 +80,7 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """Acquire a connection for the block; what goes wrong in it becomes an API error
     (see translate_db_errors), for HTTP requests, `chaat admin` and the event hub alike."""
     with translate_db_errors():
-        async with pool.acquire() as conn:
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             try:
                 yield conn
             except BaseException:
@@ -139,7 +142,7 @@ def translate_db_errors() -> Iterator[None]:
         OSError,
         TimeoutError,
         asyncpg.PostgresConnectionError,  # class 08: the connection broke
-        asyncpg.ConnectionDoesNotExistError,  # closed in the middle of a query
+        asyncpg.InterfaceError,  # e.g. the connection closed in the middle of a query
         asyncpg.InternalClientError,  # e.g. the server vanished while a query was sent
         asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up
         asyncpg.InsufficientResourcesError,  # class 53: too many connections, disk full

@@ -1,6 +1,7 @@
 """Every error a client can see. Each class's docstring is its default message.
 
 ChaatError                     -> {"error": {"code", "message", "details"?}}
+├── BadRequest                 400 bad_request (not HTTP that aiohttp can parse)
 ├── InvalidJson                400 invalid_json
 ├── Unauthorized               401 unauthorized
 ├── InvalidCredentials         401 invalid_credentials
@@ -12,6 +13,7 @@ ChaatError                     -> {"error": {"code", "message", "details"?}}
 ├── NotFound                   404 not_found
 ├── UserNotFound               404 user_not_found
 ├── MethodNotAllowed           405 method_not_allowed
+├── RequestTimeout             408 request_timeout (a body too slow to arrive)
 ├── Conflict                   409 (one subclass per code)
 │   ├── UsernameTaken, AlreadyFriends, RequestPending, NotPending,
 │   └── AlreadyParticipant, ClientIdConflict, MessageDeleted
@@ -52,6 +54,12 @@ class ChaatError(Exception):
         if self.details is not None:
             error["details"] = self.details
         return {"error": error}
+
+
+class BadRequest(ChaatError):
+    """The request is not well-formed HTTP (or its request line or a header is over 8 KiB)."""
+
+    status, code = 400, "bad_request"
 
 
 class InvalidJson(ChaatError):
@@ -122,6 +130,12 @@ class MethodNotAllowed(ChaatError):
     def __init__(self, message: str | None = None, *, allowed: list[str]) -> None:
         super().__init__(message)
         self.allowed = allowed
+
+
+class RequestTimeout(ChaatError):
+    """The request body took too long to arrive."""
+
+    status, code = 408, "request_timeout"
 
 
 class Conflict(ChaatError):

@@ -57,11 +57,15 @@ REVOCATION_ECHO_SECONDS = 0.5
 
 # Close codes a client sees (WebSocket); SSE streams simply end.
 POLICY_VIOLATION = 1008
-"""Bad or missing authentication, or the token was revoked or expired."""
+"""Bad or missing authentication, the token was revoked or expired, or the user opened
+more than MOST_STREAMS streams (the oldest closes)."""
 GOING_AWAY = 1001
 """The server is shutting down: reconnect (to another process) with ?since=."""
 TRY_AGAIN_LATER = 1013
 """The client fell too far behind: reconnect with ?since=<last id seen>."""
+
+MOST_STREAMS = 20
+"""Open event streams one user may have on one process."""
 
 _hubs: weakref.WeakSet[Hub] = weakref.WeakSet()
 """The running hubs of this process (one per app; tests run several)."""
@@ -194,7 +198,8 @@ class Hub:
         self._revocations = revocations
         self._dsn = dsn
         self._retention = retention
-        self._subscribers: dict[int, set[Subscriber]] = {}
+        self._subscribers: dict[int, dict[Subscriber, None]] = {}
+        """Each user's open streams here, oldest first."""
         self._cursor = 0
         """Every event up to here is dispatched."""
         self._reaching = 0
@@ -302,14 +307,21 @@ class Hub:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, subscriber: Subscriber) -> AsyncIterator[None]:
+        """Count the stream as open in the block. A user has at most MOST_STREAMS open
+        on this process: opening one more closes the oldest (1008), which is most
+        likely a tab or device long gone, rather than refusing the new one."""
         if subscriber.user_id not in self._subscribers:
             self.bus.follow(subscriber.user_id)
-        self._subscribers.setdefault(subscriber.user_id, set()).add(subscriber)
+        mine = self._subscribers.setdefault(subscriber.user_id, {})
+        live = [s for s in mine if s.kicked is None]
+        for oldest in live[: max(0, len(live) + 1 - MOST_STREAMS)]:
+            oldest.kick(POLICY_VIOLATION, f"more than {MOST_STREAMS} open streams for this user")
+        mine[subscriber] = None
         try:
             yield
         finally:
-            mine = self._subscribers.get(subscriber.user_id, set())
-            mine.discard(subscriber)
+            mine = self._subscribers.get(subscriber.user_id, {})
+            mine.pop(subscriber, None)
             if not mine:
                 self._subscribers.pop(subscriber.user_id, None)
                 self.bus.unfollow(subscriber.user_id)

@@ -28,5 +28,7 @@ current_user = web.RequestKey["Caller"]("current_user")
 body = web.RequestKey("body", dict[str, Any])
 """The request's JSON object, parsed (and size-checked) before authentication."""
 request_id = web.RequestKey("request_id", str)
+route = web.RequestKey("route", str)
+"""The request's route ("/v1/chats/{chat_id}"), for logs: never its ids or query."""
 client_address = web.RequestKey("client_address", str)
 """Who is calling (chaat.limits.client_address), for limits and logs."""

@@ -10,13 +10,12 @@ under the key's row lock: N parallel requests can never pass a limit of n < N.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -141,23 +140,13 @@ class Limiter:
         assert name in LIMITS, name
         return None if self._rates is None else self._rates.get(name)
 
-    @contextlib.asynccontextmanager
-    async def pruning(self) -> AsyncIterator[None]:
-        """While in the block, drop the keys whose allowance is full again, now and then."""
-        task = asyncio.create_task(self._prune_forever())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     async def prune(self) -> None:
         """Drop the keys whose allowance is full again: they count as much as no key."""
         async with db.connection(self._pool) as conn:
             await store.rate_limits.prune(conn)
 
-    async def _prune_forever(self) -> None:
+    async def prune_forever(self) -> None:
+        """Prune now and every PRUNE_SECONDS; a failure waits for the next time."""
         while True:
             try:
                 await self.prune()

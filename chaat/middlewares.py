@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +16,12 @@ from chaat import auth, errors, keys, limits
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_QUERY = 2048
+"""Characters a query string may have (a search, its filters and cursor need far fewer)."""
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+"""What an X-Request-Id may be to be used as the request's id in the logs."""
 
 PUBLIC = frozenset(
     {
@@ -58,12 +66,19 @@ _HTTP_ERRORS: dict[int, type[errors.ChaatError]] = {
 @web.middleware
 async def handle_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer every failure as {"error": {...}}; log the unexpected ones with a request id."""
-    request[keys.request_id] = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    given = request.headers.get("X-Request-Id", "")
+    request[keys.request_id] = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+    resource = request.match_info.route.resource
+    request[keys.route] = "-" if resource is None else resource.canonical
     request[keys.client_address] = limits.client_address(
         request, request.app[keys.settings].trusted_proxies
     )
     try:
         return await handler(request)
+    except errors.RequestTimeout as exc:
+        response = error_response(exc)
+        response.force_close()  # what is left of the body may still be on its way
+        return response
     except errors.ChaatError as exc:
         return error_response(exc)
     except web.HTTPException as exc:
@@ -109,6 +124,11 @@ async def match_route(request: web.Request, handler: Handler) -> web.StreamRespo
         )
     if match_info.http_exception is not None:
         raise errors.NotFound(f"No such path: {request.path}")
+    if len(request.query_string) > MAX_QUERY:
+        raise errors.ValidationError(
+            f"The query string is longer than {MAX_QUERY} characters.",
+            [{"field": "query", "problem": f"longer than {MAX_QUERY} characters"}],
+        )
     return await handler(request)
 
 
@@ -119,7 +139,14 @@ async def read_json_body(request: web.Request, handler: Handler) -> web.StreamRe
     The contract ranks 400 and 413 before 401, so this runs before authentication.
     """
     if request.method in ("POST", "PUT", "PATCH"):
-        raw = await request.read()  # aiohttp answers 413 past client_max_size
+        timeout = request.app[keys.settings].body_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                raw = await request.read()  # aiohttp answers 413 past client_max_size
+        except TimeoutError:
+            raise errors.RequestTimeout(
+                f"The request body took more than {timeout} s to arrive."
+            ) from None
         if not raw and _route(request) in TAKE_NO_BODY:
             raw = b"{}"  # the handler refuses anything but {} (validation.NoBody)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -15,8 +16,13 @@ from typing import Generic, TypeVar
 
 import argon2
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from chaat import errors
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "chaat_"
 """Tokens start with this, so a leaked one is easy to recognise (and to scan for)."""
@@ -37,6 +43,27 @@ def _yield_to_requests() -> None:
             os.setpriority(os.PRIO_PROCESS, tid, 19)
 
 
+OWASP_FLOOR = {"time_cost": 2, "memory_cost": 19 * 1024}
+"""OWASP's Password Storage Cheat Sheet's weakest Argon2id setting (t=2, m=19 MiB, p=1)."""
+
+COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
+"""The 30,000 most common passwords of the leaks zxcvbn learnt from (its frequency
+list; zxcvbn-python, MIT licence), in lower case: 11,611 are 8 characters or more."""
+
+
+def refuse_weak_password(password: str, username: str, field: str = "password") -> None:
+    """422 naming `field` for a password found first in any guesser's list."""
+    if password.lower() == username.lower():
+        problem = "must not be the username"
+    elif password.lower() in COMMON_PASSWORDS:
+        problem = "is one of the most common passwords; choose another"
+    else:
+        return
+    raise errors.ValidationError(
+        f"The {field.replace('_', ' ')} {problem}.", [{"field": field, "problem": problem}]
+    )
+
+
 class Passwords:
     """Argon2id hashing, off the event loop: in at most one thread per core (more hashes
     at once would only share the cores and the memory), at a lower priority."""
@@ -45,6 +72,13 @@ class Passwords:
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, type=argon2.Type.ID
         )
+        if time_cost < OWASP_FLOOR["time_cost"] or memory_cost < OWASP_FLOOR["memory_cost"]:
+            log.warning(
+                "Argon2id at t=%d, m=%d KiB is below OWASP's floor (t=2, m=19456 KiB):"
+                " fine for tests, weak for real passwords",
+                time_cost,
+                memory_cost,
+            )
         self._threads = ThreadPoolExecutor(
             max_workers=os.cpu_count() or 1,
             thread_name_prefix="argon2",

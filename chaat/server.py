@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from aiohttp import web
 
 from chaat import embedded, errors, migrate
 from chaat.settings import ConfigError, Settings
@@ -214,25 +213,16 @@ def worker_main(settings: Settings, failures: Any) -> None:
 
 
 def run_worker(settings: Settings) -> None:
+    from chaat import protocol
     from chaat.app import create_app
 
     configure_logging(settings)
-    loop = asyncio.new_event_loop()
-    # aiohttp stops gracefully on SIGINT and SIGTERM; a hangup means the same.
-    loop.add_signal_handler(signal.SIGHUP, _graceful_exit)
-    web.run_app(
+    protocol.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         reuse_port=settings.workers > 1,
-        access_log_format='%a "%r" %s %b %Tfs',  # no headers: they carry tokens
-        print=lambda text: log.info("%s", text.strip()),
-        loop=loop,
     )
-
-
-def _graceful_exit() -> None:
-    raise web.GracefulExit()
 
 
 def configure_logging(settings: Settings, *, quiet: bool = False) -> None:

@@ -146,6 +146,11 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     """Reverse proxies whose X-Forwarded-For tells the client's address."""
     pool_size: int = 10
+    head_timeout: int = 15
+    """Seconds a connection may take to send a request head (from connecting, or from
+    its last answer): a slowloris holds a socket this long, and idle ones close then."""
+    body_timeout: int = 30
+    """Seconds a request body may take to arrive (408 after)."""
     log_level: str = "INFO"
     pg_user: str | None = None
     """The system user the embedded PostgreSQL runs as when chaat runs as root."""
@@ -176,6 +181,8 @@ class Settings:
             rate_limits=_rate_limits(env),
             trusted_proxies=_trusted_proxies(env),
             pool_size=_int(env, "CHAAT_POOL_SIZE", defaults.pool_size),
+            head_timeout=_int(env, "CHAAT_HEAD_TIMEOUT", defaults.head_timeout),
+            body_timeout=_int(env, "CHAAT_BODY_TIMEOUT", defaults.body_timeout),
             log_level=_log_level(env, defaults.log_level),
             pg_user=env.get("CHAAT_PG_USER") or None,
             debug=debug_from_env(env),

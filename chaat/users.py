@@ -11,7 +11,7 @@ from asyncpg import Connection, Record
 from chaat import db, errors, hub, invites, store
 from chaat.auth import Caller
 from chaat.limits import Limiter
-from chaat.security import Passwords, Tokens
+from chaat.security import Passwords, Tokens, refuse_weak_password
 from chaat.settings import Registration
 from chaat.validation import as_user_id, is_username
 
@@ -32,9 +32,13 @@ async def sign_up(
 ) -> JSON:
     """Create an account; the unique index settles two signups of one name.
 
+    A common password, or the username as password, is refused first (422): it is a
+    rule about the body alone, which the contract ranks before 403 and 409.
+
     When registration is by invitation, the account takes one use of the invite in
     the same transaction: a signup that fails (a taken name) gives it back.
     """
+    refuse_weak_password(password, username)
     if registration == "closed":
         raise errors.RegistrationClosed()
     password_hash = await passwords.hash(password)
@@ -99,6 +103,7 @@ async def change_password(
     pool: asyncpg.Pool, passwords: Passwords, me: Caller, *, old_password: str, new_password: str
 ) -> None:
     """Set a new password and end every other session of the caller."""
+    refuse_weak_password(new_password, me.username, "new_password")
     new_hash = await passwords.hash(new_password)
     async with db.transaction(pool) as conn:
         # Locked: a concurrent change must check its old password against ours.

@@ -225,8 +225,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_chaat(env: dict[str, str], *args: str) -> tuple[asyncio.subprocess.Process, str]:
-    """A real `chaat serve` process with env, and its base URL once it answers."""
+async def start_chaat(
+    env: dict[str, str], *args: str, log_level: str = "WARNING", stderr: Any = None
+) -> tuple[asyncio.subprocess.Process, str]:
+    """A real `chaat serve` process with env, and its base URL once it answers; its log
+    goes to stderr (a file, say), else to the suite's."""
     port = free_port()
     server = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -236,7 +239,8 @@ async def start_chaat(env: dict[str, str], *args: str) -> tuple[asyncio.subproce
         "--port",
         str(port),
         *args,
-        env={"CHAAT_RATE_LIMITS": "off", **env, "CHAAT_LOG_LEVEL": "WARNING"},
+        env={"CHAAT_RATE_LIMITS": "off", **env, "CHAAT_LOG_LEVEL": log_level},
+        stderr=stderr,
     )
     base = f"http://127.0.0.1:{port}"
     try:

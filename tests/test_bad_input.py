@@ -153,7 +153,7 @@ async def test_unknown_paths_and_methods_answer_in_the_envelope(client, alice):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/v1", "/v1/v1/tokens", "/v1/chats/1/nothing", "/favicon.ico"]
+    "path", ["/nothing", "/v1", "/v1/v1/tokens", "/v1/chats/1/nothing", "/favicon.ico"]
 )
 async def test_an_unknown_path_is_404_before_authentication(client, path):
     # Not 401: a client pointed at the wrong base URL must learn that, not "log in".

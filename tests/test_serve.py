@@ -127,7 +127,7 @@ async def test_workers_share_one_port_and_one_database(data_root):
         async for line in server.stderr:
             if b"Warning" in line:
                 warnings.append(line)
-            if match := re.search(rb" (\d+) aiohttp\.access: .* 20\d ", line):
+            if match := re.search(rb" (\d+) aiohttp\.access: .* status=20\d ", line):
                 served_by.add(int(match[1]))
 
     reader = asyncio.create_task(read_log())

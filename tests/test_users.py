@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, TIMESTAMP, error_of, problem_fields
+from conftest import PASSWORD, TIMESTAMP, error_of, problem_fields, sign_up
 
 USER_FIELDS = {"id", "username", "display_name", "created_at"}
 
@@ -103,7 +103,7 @@ async def test_a_username_keeps_the_case_it_was_registered_with(client, alice):
 
 async def test_passwords_of_8_to_256_characters_are_accepted(client):
     # Characters are code points: 8 emoji are 8 characters, however many bytes.
-    for i, password in enumerate(["12345678", "🙂" * 8, "x" * 256, " " * 8]):
+    for i, password in enumerate(["zq8!vk2m", "🙂" * 8, "x" * 256, " " * 8]):
         resp = await post_user(client, username=f"user{i}", password=password)
         assert resp.status == 201, password
         login = {"username": f"user{i}", "password": password}
@@ -114,6 +114,31 @@ async def test_passwords_outside_8_to_256_characters_are_refused(client):
     for password in ["", "1234567", "🙂" * 7, "x" * 257]:
         resp = await post_user(client, username="alice", password=password)
         assert await problem_fields(resp) == {"password"}, password
+
+
+@pytest.mark.parametrize("password", ["password123", "Sunshine1", "QWERTYUIOP", "12345678"])
+async def test_the_most_common_passwords_are_refused_in_any_case(client, conn, password):
+    resp = await post_user(client, username="alice", password=password)
+    assert await problem_fields(resp) == {"password"}
+    assert "common" in (await resp.json())["error"]["message"]
+    assert await conn.fetchval("SELECT count(*) FROM app_user") == 0
+
+
+async def test_a_password_equal_to_the_username_is_refused(client):
+    resp = await post_user(client, username="Alice.Smith", password="alice.smith")
+    assert await problem_fields(resp) == {"password"}
+    assert "username" in (await resp.json())["error"]["message"]
+
+
+async def test_a_new_password_follows_the_same_rules(client):
+    charlotte = await sign_up(client, "charlotte9")
+    for new in ("password123", "CHARLOTTE9"):
+        resp = await client.put(
+            "/v1/users/me/password",
+            json={"old_password": PASSWORD, "new_password": new},
+            headers=charlotte.headers,
+        )
+        assert await problem_fields(resp) == {"new_password"}, new
 
 
 async def test_a_refused_password_is_not_echoed_back(client):
