@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -69,6 +70,8 @@ async def _limits(app: web.Application) -> AsyncIterator[None]:
     pruning = asyncio.create_task(app[keys.limiter].prune_forever())
     yield
     pruning.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pruning
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

@@ -113,5 +113,10 @@ def run(app: web.Application, **kwargs: Any) -> None:
     except asyncio.CancelledError:
         pass
     finally:
+        # What a failed start left running (the hub's loops, say) ends here, quietly.
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

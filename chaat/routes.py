@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from chaat.handlers import blocks, chats, events, friends, messages, meta, users
+from chaat.handlers import web as web_client
 
 routes = [
     web.get("/v1/health", meta.health),
@@ -46,4 +47,7 @@ routes = [
     web.post("/v1/users/{user}/messages", messages.send_to_user),
     web.get("/v1/messages", messages.search),
     web.get("/v1/events", events.follow),
+    # The web client: its page and its files (chaat/web), outside the API.
+    web.get("/", web_client.index),
+    web.get("/static/{path:.+}", web_client.static),
 ]

@@ -43,14 +43,15 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 async def scratch_url(server_url: str) -> AsyncIterator[str]:
-    """An empty database of our own, dropped afterwards (with the role a test may add)."""
+    """An empty database of our own, dropped afterwards (with the role of the same name
+    that a test may add: unique, since other test processes may make theirs at once)."""
     name = f"chaat_cli_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield with_database(server_url, name)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute("DROP ROLE IF EXISTS chaat_cli_limited")
+        await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
     finally:
         await admin.close()
 
@@ -154,16 +155,16 @@ async def test_a_failing_migration(scratch_url):
 
 async def test_a_failing_worker_stops_the_server(scratch_url):
     """Two workers need two connections; a role allowed one makes one worker fail."""
+    role = database = urlsplit(scratch_url).path.lstrip("/")
     conn = await asyncpg.connect(scratch_url)
     try:
-        await conn.execute("CREATE ROLE chaat_cli_limited LOGIN CONNECTION LIMIT 1")
-        database = urlsplit(scratch_url).path.lstrip("/")
-        await conn.execute(f'ALTER DATABASE "{database}" OWNER TO chaat_cli_limited')
-        await conn.execute("ALTER SCHEMA public OWNER TO chaat_cli_limited")
+        await conn.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 1')
+        await conn.execute(f'ALTER DATABASE "{database}" OWNER TO "{role}"')
+        await conn.execute(f'ALTER SCHEMA public OWNER TO "{role}"')
     finally:
         await conn.close()
     parts = urlsplit(scratch_url)
-    url = urlunsplit(parts._replace(netloc="chaat_cli_limited@" + parts.netloc.split("@")[-1]))
+    url = urlunsplit(parts._replace(netloc=f"{role}@" + parts.netloc.split("@")[-1]))
     # Quiet the migrations' and the event listener's logs: only the error is the point.
     env = {"DATABASE_URL": url, "CHAAT_LOG_LEVEL": "ERROR", **SECRET}
     done = await asyncio.to_thread(

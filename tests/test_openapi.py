@@ -40,12 +40,15 @@ def operations() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def app_routes() -> set[tuple[str, str]]:
-    """Every (METHOD, path) the app answers, as create_app registers them."""
+    """Every (METHOD, path) of the API, as create_app registers them (the web client's
+    page and files, outside /v1/, are not part of it)."""
     app = create_app(Settings(database_url="postgresql://unused", secret_key="unused"))
     return {
         (route.method, route.resource.canonical)
         for route in app.router.routes()
-        if route.method != "HEAD" and route.resource is not None
+        if route.method != "HEAD"
+        and route.resource is not None
+        and route.resource.canonical.startswith("/v1/")
     }
 
 

@@ -62,13 +62,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return wheel, bin_dir
 
 
-def test_the_wheel_carries_the_sql_the_api_document_and_the_shell(installed):
+def test_the_wheel_carries_the_sql_the_api_document_the_shell_and_the_web_client(installed):
     wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "chaat/openapi.json" in names
     assert "chaat/queries/users/create.sql" in names
     assert {f"chaat/migrations/{m.name}" for m in migrate.load()} <= names
     assert "chaat/repl/shell.py" in names
+    web = Path(__file__).resolve().parent.parent / "chaat" / "web"
+    assert {f"chaat/{p.relative_to(web.parent)}" for p in web.rglob("*") if p.is_file()} <= names
     # Nothing at the top level but the chaat package and the metadata.
     top = {name.split("/")[0] for name in names}
     assert {entry for entry in top if not entry.endswith(".dist-info")} == {"chaat"}
@@ -120,6 +122,9 @@ async def test_the_installed_server_migrates_an_empty_database_and_serves(
                 assert resp.status == 201
             async with session.get(f"{base}/v1/openapi.json") as resp:
                 assert (await resp.json())["openapi"].startswith("3.1")
+            async with session.get(f"{base}/") as resp:
+                assert resp.status == 200
+                assert "<title>" in await resp.text()
     finally:
         server.send_signal(signal.SIGTERM)
         await asyncio.wait_for(server.wait(), 30)
