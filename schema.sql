@@ -232,9 +232,11 @@ BEGIN
 END
 $$;
 
--- Every event below this id is committed or will never exist.
+-- Every event below this id is committed or will never exist. STABLE: it reads the
+-- calling statement's snapshot, so that a statement reading the events below it sees
+-- every one of them (a VOLATILE SQL function would take a later snapshot of its own).
 CREATE FUNCTION settled_event_id() RETURNS bigint
-LANGUAGE sql VOLATILE
+LANGUAGE sql STABLE
 AS $$
     SELECT (least(
         pg_snapshot_xmax(s)::text::bigint,

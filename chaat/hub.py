@@ -203,6 +203,8 @@ class Hub:
         self._cursor = 0
         """Every event up to here is dispatched."""
         self._reaching = 0
+        self._joined = 0
+        """Streams started so far (the dispatcher notices one starting while it reads)."""
         """Up to where the dispatch under way goes: it names its recipients when it
         starts, so a stream that subscribes meanwhile replays up to here itself."""
         self._wake = asyncio.Event()
@@ -317,6 +319,7 @@ class Hub:
         for oldest in live[: max(0, len(live) + 1 - MOST_STREAMS)]:
             oldest.kick(POLICY_VIOLATION, f"more than {MOST_STREAMS} open streams for this user")
         mine[subscriber] = None
+        self._joined += 1
         try:
             yield
         finally:
@@ -475,20 +478,29 @@ class Hub:
                 held_since = now
 
     async def _dispatch(self) -> bool:
-        """Deliver the settled events after the cursor; whether committed ones still wait."""
+        """Deliver the settled events after the cursor; whether committed ones still wait.
+
+        One statement finds where the stream is settled and reads the first batch after
+        the cursor (a second only when a batch is full)."""
         async with db.connection(self._pool) as conn:
-            position = await store.events.get_position(conn)
-            self._reaching = position["settled"] - 1
-            # No stream here: nothing to read. (Checked after the await, with no await
-            # until the cursor moves, so a stream that started meanwhile is counted.)
-            while self._subscribers:
+            joined = self._joined
+            users = list(self._subscribers)
+            rows = await store.events.list_settled(
+                conn, after=self._cursor, user_ids=users, limit=BATCH if users else 0
+            )
+            settled, unsettled = rows[0]["settled"], rows[0]["unsettled"]
+            # From here a stream that starts replays up to settled itself (see follow()).
+            self._reaching = settled - 1
+            if joined != self._joined and self._subscribers:
+                # One started while we read, and may have replayed less: read for it too.
                 rows = await store.events.list_since(
                     conn,
                     after=self._cursor,
-                    before=position["settled"],
+                    before=settled,
                     user_ids=list(self._subscribers),
                     limit=BATCH,
                 )
+            while self._subscribers and rows and rows[0]["id"] is not None:
                 for row in rows:
                     delivery = Delivery(row["id"], row["type"], row["data"])
                     for user_id in row["recipients"]:
@@ -497,8 +509,15 @@ class Hub:
                     self._cursor = row["id"]
                 if len(rows) < BATCH:
                     break
-            self._cursor = max(self._cursor, position["settled"] - 1)
-            return bool(position["unsettled"])
+                rows = await store.events.list_since(
+                    conn,
+                    after=self._cursor,
+                    before=settled,
+                    user_ids=list(self._subscribers),
+                    limit=BATCH,
+                )
+            self._cursor = max(self._cursor, settled - 1)
+            return bool(unsettled)
 
     # Revoked and expired tokens: their streams close at once, on every process.
 

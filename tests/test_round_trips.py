@@ -19,6 +19,7 @@ from chaat.db import queries
 HUB = {
     queries.events.get_position.sql,
     queries.events.list_since.sql,
+    queries.events.list_settled.sql,
     queries.events.notify_many.sql,
     queries.events.list_for_user.sql,
 }

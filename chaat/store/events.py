@@ -30,6 +30,13 @@ async def list_since(
     return [row async for row in rows]
 
 
+async def list_settled(
+    conn: Connection, *, after: int, user_ids: list[int], limit: int
+) -> list[Record]:
+    rows = queries.events.list_settled(conn, after=after, user_ids=user_ids, limit=limit)
+    return [row async for row in rows]
+
+
 async def list_for_user(
     conn: Connection, *, user_id: int, after: int, through: int, limit: int
 ) -> list[Record]:
