@@ -7,6 +7,8 @@ from aiohttp import web
 from chaat.handlers import blocks, chats, events, friends, messages, meta, users
 from chaat.handlers import web as web_client
 
+# A path parameter takes any text but a slash: aiohttp's default also refuses { and },
+# which a username lookup must answer as user_not_found and an emoji may be.
 routes = [
     web.get("/v1/health", meta.health),
     web.get("/v1/openapi.json", meta.openapi),
@@ -14,7 +16,7 @@ routes = [
     web.get("/v1/users", users.list_users),
     web.get("/v1/users/me", users.me),
     web.put("/v1/users/me/password", users.change_password),
-    web.get("/v1/users/{user}", users.get_user),
+    web.get("/v1/users/{user:[^/]+}", users.get_user),
     web.post("/v1/invites", users.create_invite),
     web.post("/v1/tokens", users.log_in),
     web.delete("/v1/tokens", users.log_out_everywhere),
@@ -26,8 +28,8 @@ routes = [
     web.get("/v1/friends", friends.list_friends),
     web.delete("/v1/friends/{user_id}", friends.unfriend),
     web.get("/v1/blocks", blocks.list_blocks),
-    web.put("/v1/blocks/{user}", blocks.block),
-    web.delete("/v1/blocks/{user}", blocks.unblock),
+    web.put("/v1/blocks/{user:[^/]+}", blocks.block),
+    web.delete("/v1/blocks/{user:[^/]+}", blocks.unblock),
     web.get("/v1/chats", chats.list_chats),
     web.post("/v1/chats", chats.create_chat),
     web.get("/v1/chats/{chat_id}", chats.get_chat),
@@ -40,11 +42,13 @@ routes = [
     web.get("/v1/chats/{chat_id}/messages/{seq}", messages.get_message),
     web.patch("/v1/chats/{chat_id}/messages/{seq}", messages.edit),
     web.delete("/v1/chats/{chat_id}/messages/{seq}", messages.delete),
-    web.put("/v1/chats/{chat_id}/messages/{seq}/reactions/{emoji}", messages.add_reaction),
-    web.delete("/v1/chats/{chat_id}/messages/{seq}/reactions/{emoji}", messages.remove_reaction),
+    web.put("/v1/chats/{chat_id}/messages/{seq}/reactions/{emoji:[^/]+}", messages.add_reaction),
+    web.delete(
+        "/v1/chats/{chat_id}/messages/{seq}/reactions/{emoji:[^/]+}", messages.remove_reaction
+    ),
     web.post("/v1/chats/{chat_id}/read", messages.mark_read),
     web.post("/v1/chats/{chat_id}/typing", messages.typing),
-    web.post("/v1/users/{user}/messages", messages.send_to_user),
+    web.post("/v1/users/{user:[^/]+}/messages", messages.send_to_user),
     web.get("/v1/messages", messages.search),
     web.get("/v1/events", events.follow),
     # The web client: its page and its files (chaat/web), outside the API.

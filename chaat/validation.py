@@ -80,11 +80,24 @@ def _username(value: str) -> str:
 Username = Annotated[str, pydantic.AfterValidator(_username)]
 
 
+def _whole(value: Any) -> Any:
+    # JSON has one kind of number: 2.0 and 2e0 are the integer 2, as JSON Schema (and so
+    # openapi.json) says. Only a number with a fraction is not a whole number.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, pydantic.BeforeValidator(_whole)]
+"""An integer in a request body: 2, 2.0 or 2e0, never 2.5, "2" or true."""
+
+
 def _user_ref(value: Any) -> int | str:
     # One check for both shapes: a union would name its branches ("to.int", "to.str")
     # in the error instead of the field.
     if isinstance(value, str):
         return _storable(value)
+    value = _whole(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise PydanticCustomError("invalid_user", "must be a user id or a username")
     if value < 1:
@@ -97,9 +110,25 @@ UserRef = Annotated[int | str, pydantic.PlainValidator(_user_ref, json_schema_in
 
 
 class Body(pydantic.BaseModel):
-    """Base of every request body: strict types, no unknown fields."""
+    """Base of every request body: strict types, no unknown fields.
+
+    An optional field given as null is the same as one left out (openapi.json says so):
+    a client may send back the nulls it is shown (`"client_id": null`).
+    """
 
     model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _null_is_left_out(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {
+            name: value
+            for name, value in data.items()
+            if not (value is None and name in fields and not fields[name].is_required())
+        }
 
 
 class NoBody(Body):

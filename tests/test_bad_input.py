@@ -76,7 +76,7 @@ async def test_fields_of_the_wrong_type_are_refused_and_named(client, alice):
         ("/v1/tokens", {"username": "alice", "password": None}, "password"),
         ("/v1/friend-requests", {"to": True}, "to"),
         ("/v1/friend-requests", {"to": None}, "to"),
-        ("/v1/friend-requests", {"to": 1.0}, "to"),
+        ("/v1/friend-requests", {"to": 1.5}, "to"),
         ("/v1/friend-requests", {"to": {"id": 1}}, "to"),
         ("/v1/friend-requests", {"to": 0}, "to"),
         ("/v1/friend-requests", {"to": -3}, "to"),
@@ -84,6 +84,57 @@ async def test_fields_of_the_wrong_type_are_refused_and_named(client, alice):
     for path, body, field in cases:
         resp = await client.post(path, json=body, headers=alice.headers)
         assert await problem_fields(resp) == {field}, body
+
+
+async def test_a_whole_number_is_an_integer_however_it_is_written(client, alice, bob, conn):
+    # openapi.json's integers are JSON Schema's, where 2.0 and 2e0 are the integer 2: a
+    # client whose JSON library writes every number with a point must not be refused.
+    await conn.execute("UPDATE app_user SET is_admin = true WHERE id = $1", alice.id)
+    resp = await client.post(
+        "/v1/friend-requests", data=b'{"to": %d.0}' % bob.id, headers=alice.headers
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["to"]["id"] == bob.id
+    resp = await client.post("/v1/invites", data=b'{"uses": 3e0}', headers=alice.headers)
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["uses_left"] == 3
+    resp = await client.post("/v1/invites", data=b'{"uses": 3.5}', headers=alice.headers)
+    assert await problem_fields(resp) == {"uses"}
+
+
+async def test_an_optional_field_given_as_null_is_one_left_out(client, alice, bob):
+    # Clients may send back the nulls they are shown ("client_id": null in a message);
+    # openapi.json says so for every optional field.
+    resp = await client.post(
+        "/v1/users", json={"username": "carol", "password": PASSWORD, "display_name": None}
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["display_name"] == "carol"
+    resp = await client.post("/v1/friend-requests", json={"to": "bob"}, headers=alice.headers)
+    resp = await client.patch(
+        f"/v1/friend-requests/{(await resp.json())['id']}",
+        json={"status": "accepted"},
+        headers=bob.headers,
+    )
+    assert resp.status == 200, await resp.text()
+    resp = await client.post(
+        "/v1/chats",
+        json={"participants": ["bob"], "name": None, "kind": None, "message": None},
+        headers=alice.headers,
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["kind"] == "direct"
+    chat_id = (await resp.json())["id"]
+    resp = await client.post(
+        f"/v1/chats/{chat_id}/messages",
+        json={"body": "hi", "client_id": None, "reply_to": None},
+        headers=alice.headers,
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["client_id"] is None
+    # A required field is not optional: null is a value, and not one of its type.
+    resp = await client.post(f"/v1/chats/{chat_id}/read", json={"seq": None}, headers=bob.headers)
+    assert await problem_fields(resp) == {"seq"}
 
 
 async def test_a_422_names_every_offending_field(client):

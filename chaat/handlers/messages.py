@@ -16,6 +16,7 @@ from chaat.validation import (
     Query,
     Storable,
     Text,
+    WholeNumber,
     is_blank,
     parse_body,
     parse_query,
@@ -35,7 +36,7 @@ def _message_body(text: str) -> str:
 MessageBody = Annotated[Text, pydantic.AfterValidator(_message_body)]
 ClientId = Annotated[str, pydantic.Field(max_length=64), Storable]
 # A bigint: anything larger is out of range (422), not a database error (500).
-Seq = Annotated[int, pydantic.Field(ge=0, le=MAX_ID)]
+Seq = Annotated[WholeNumber, pydantic.Field(ge=0, le=MAX_ID)]
 
 
 class SendMessage(Body):
@@ -44,7 +45,7 @@ class SendMessage(Body):
 
 
 class SendInChat(SendMessage):
-    reply_to: Annotated[int, pydantic.Field(ge=1, le=MAX_ID)] | None = None
+    reply_to: Annotated[WholeNumber, pydantic.Field(ge=1, le=MAX_ID)] | None = None
 
 
 class EditMessage(Body):

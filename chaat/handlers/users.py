@@ -8,7 +8,17 @@ import pydantic
 from aiohttp import web
 
 from chaat import db, invites, keys, users
-from chaat.validation import MAX_ID, Body, Query, Storable, Text, Username, parse_body, parse_query
+from chaat.validation import (
+    MAX_ID,
+    Body,
+    Query,
+    Storable,
+    Text,
+    Username,
+    WholeNumber,
+    parse_body,
+    parse_query,
+)
 
 Password = Annotated[str, pydantic.Field(min_length=8, max_length=256), Storable]
 DisplayName = Annotated[str, pydantic.Field(max_length=64), Storable]
@@ -23,8 +33,8 @@ class SignUp(Body):
 
 
 class NewInvite(Body):
-    uses: Annotated[int, pydantic.Field(ge=1, le=invites.MOST_USES)] = invites.USES
-    expires_in: Annotated[int, pydantic.Field(ge=1, le=invites.LONGEST_EXPIRES_IN)] = (
+    uses: Annotated[WholeNumber, pydantic.Field(ge=1, le=invites.MOST_USES)] = invites.USES
+    expires_in: Annotated[WholeNumber, pydantic.Field(ge=1, le=invites.LONGEST_EXPIRES_IN)] = (
         invites.EXPIRES_IN
     )
 
