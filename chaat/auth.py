@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chaat import db, errors, keys, store
+from chaat import db, errors, keys, limits, store
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,15 @@ class Caller:
     token_id: int
     expires_at: datetime
     json: dict[str, Any]
+
+
+def client_address(request: web.Request) -> str:
+    """Where the caller is (chaat.limits.client_address), worked out once per request."""
+    address = request.get(keys.client_address)
+    if address is None:
+        trusted = request.app[keys.settings].trusted_proxies
+        address = request[keys.client_address] = limits.client_address(request, trusted)
+    return address
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -22,6 +22,9 @@ QUERIES = resources.files("chaat.queries")
 queries: Any = aiosql.from_path(str(QUERIES), "asyncpg")
 """Every file in queries/, as queries.<table>.<name>(conn, **params)."""
 
+STATEMENT_TIMEOUT = 15.0
+"""Seconds any statement of a request may take (asyncpg's command_timeout)."""
+
 ACQUIRE_TIMEOUT = 10.0
 """Seconds a request waits for a free pool connection before answering 503."""
 
@@ -57,7 +60,9 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
         max_size=size,
         init=_init_connection,
         server_settings={"timezone": "UTC", "application_name": "chaat"},
-        command_timeout=60,
+        # A statement that takes longer is cancelled and its request answers 503: a
+        # database that stops answering (frozen, cut off) costs a bounded wait.
+        command_timeout=STATEMENT_TIMEOUT,
     )
     assert pool is not None
     return pool
@@ -112,6 +117,8 @@ FAILURES: tuple[type[Exception], ...] = (
     errors.Unavailable,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # e.g. the server died in the middle of LISTEN
+    TimeoutError,
 )
 """The expected failures of background work: the database went away (connection()
 says so with errors.Unavailable) or refused a statement."""

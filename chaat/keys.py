@@ -31,4 +31,4 @@ request_id = web.RequestKey("request_id", str)
 route = web.RequestKey("route", str)
 """The request's route ("/v1/chats/{chat_id}"), for logs: never its ids or query."""
 client_address = web.RequestKey("client_address", str)
-"""Who is calling (chaat.limits.client_address), for limits and logs."""
+"""Where the caller is, once worked out (chaat.auth.client_address)."""

@@ -70,9 +70,6 @@ async def handle_errors(request: web.Request, handler: Handler) -> web.StreamRes
     request[keys.request_id] = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
     resource = request.match_info.route.resource
     request[keys.route] = "-" if resource is None else resource.canonical
-    request[keys.client_address] = limits.client_address(
-        request, request.app[keys.settings].trusted_proxies
-    )
     try:
         return await handler(request)
     except errors.RequestTimeout as exc:
@@ -184,6 +181,6 @@ async def limit_rate(request: web.Request, handler: Handler) -> web.StreamRespon
     name = limits.ROUTES.get(_route(request))  # type: ignore[arg-type]
     if name is not None:
         limit = limits.LIMITS[name]
-        who = request[keys.client_address] if limit.per_address else request[keys.current_user].id
+        who = auth.client_address(request) if limit.per_address else request[keys.current_user].id
         await request.app[keys.limiter].spend(name, who)
     return await handler(request)

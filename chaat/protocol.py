@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web, web_protocol
 from aiohttp.abc import AbstractAccessLogger
 
-from chaat import errors, keys
+from chaat import auth, errors, keys
 
 log = logging.getLogger("chaat.http")
 
@@ -25,8 +25,16 @@ class AccessLog(AbstractAccessLogger):
     """One logfmt line per request: request id, method, route (never the query, whose
     text may be a search for someone's words), status, duration, user, address."""
 
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         caller = request.get(keys.current_user)
+        address = request.remote
+        # A request aiohttp could not parse never reached the app (nor has one).
+        if isinstance(request, web.Request) and keys.route in request:
+            address = auth.client_address(request)
         self.logger.info(
             "request=%s method=%s route=%s status=%d ms=%.1f user=%s address=%s",
             request.get(keys.request_id, "-"),
@@ -35,7 +43,7 @@ class AccessLog(AbstractAccessLogger):
             response.status,
             time * 1000,
             caller.id if caller is not None else "-",
-            request.get(keys.client_address, request.remote),
+            address,
         )
 
 

@@ -29,18 +29,18 @@ TOKEN_PREFIX = "chaat_"
 
 
 def _yield_to_requests() -> None:
-    """Run this worker thread behind every request: Linux's SCHED_IDLE (set per thread,
-    and inherited by the threads Argon2 starts) gives it a sliver of CPU weight, so a
-    storm of logins takes the CPU the requests leave instead of making them all wait.
-    Measured (bench/compare.py --workload login, 32 clients): a cheap request's p99
-    during a storm is 3.3x its idle p99 (7.7x at nice 19; 27x for the baseline's plain
-    threads), with logins at 0.82 of the cores' ceiling. Elsewhere, the lowest niceness."""
+    """Run this worker thread behind the requests: Linux's SCHED_BATCH at niceness 19
+    (set per thread, and inherited by the threads Argon2 starts) gives it a small CPU
+    weight and no wake-up preemption, so a storm of logins takes mostly the CPU the
+    requests leave. Not SCHED_IDLE, though it disturbs requests less: when other work
+    keeps the cores busy, SCHED_IDLE threads never run, and logins stop instead of
+    slowing down (bench/faults.py --scenario login --cpu-hogs 2: 8 of 50 unanswered
+    after 120 s). Elsewhere, the lowest niceness alone."""
     tid = threading.get_native_id()
-    try:
-        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-    except (OSError, AttributeError):
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, tid, 19)
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(tid, os.SCHED_BATCH, os.sched_param(0))
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, tid, 19)
 
 
 OWASP_FLOOR = {"time_cost": 2, "memory_cost": 19 * 1024}

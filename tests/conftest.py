@@ -24,11 +24,13 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
-from chaat import migrate
+from chaat import migrate, protocol
 from chaat.app import create_app
 from chaat.settings import Settings
+
+pytest_plugins = ["log_scan"]
 
 ROOT = Path(__file__).resolve().parent.parent
 """The checkout: pyproject.toml, schema.sql, the Dockerfile."""
@@ -132,7 +134,11 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    return await aiohttp_client(create_app(settings))
+    # With the access log `chaat serve` writes (chaat.protocol), not aiohttp's, which
+    # shows query strings: tests/log_scan.py holds the suite's logs to what we promise.
+    server = TestServer(create_app(settings))
+    await server.start_server(access_log_class=protocol.AccessLog)
+    return await aiohttp_client(server)
 
 
 @pytest.fixture

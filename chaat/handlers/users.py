@@ -7,7 +7,7 @@ from typing import Annotated
 import pydantic
 from aiohttp import web
 
-from chaat import db, invites, keys, users
+from chaat import auth, db, invites, keys, users
 from chaat.validation import (
     MAX_ID,
     Body,
@@ -90,7 +90,7 @@ async def log_in(request: web.Request) -> web.Response:
         request.app[keys.limiter],
         username=payload.username,
         password=payload.password,
-        address=request[keys.client_address],
+        address=auth.client_address(request),
         ttl=request.app[keys.settings].token_ttl,
     )
     return web.json_response(session, status=201)
