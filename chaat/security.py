@@ -28,19 +28,22 @@ TOKEN_PREFIX = "chaat_"
 """Tokens start with this, so a leaked one is easy to recognise (and to scan for)."""
 
 
+NICENESS = 10
+"""Argon2's threads' niceness: a tenth of a request's CPU weight when both want a core."""
+
+
 def _yield_to_requests() -> None:
-    """Run this worker thread behind the requests: Linux's SCHED_BATCH at niceness 19
-    (set per thread, and inherited by the threads Argon2 starts) gives it a small CPU
-    weight and no wake-up preemption, so a storm of logins takes mostly the CPU the
-    requests leave. Not SCHED_IDLE, though it disturbs requests less: when other work
-    keeps the cores busy, SCHED_IDLE threads never run, and logins stop instead of
-    slowing down (bench/faults.py --scenario login --cpu-hogs 2: 8 of 50 unanswered
-    after 120 s). Elsewhere, the lowest niceness alone."""
+    """Run this worker thread behind the requests: Linux's SCHED_BATCH (no wake-up
+    preemption) at niceness 10, set per thread and inherited by the threads Argon2
+    starts, so a storm of logins takes mostly the CPU the requests leave. Not
+    SCHED_IDLE or niceness 19, which disturb requests less: while other work keeps the
+    cores busy, logins then all but stop (bench/faults.py --scenario login --cpu-hogs 2:
+    7 or 8 of 50 unanswered after 120 s) instead of slowing down."""
     tid = threading.get_native_id()
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setscheduler(tid, os.SCHED_BATCH, os.sched_param(0))
     with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, tid, 19)
+        os.setpriority(os.PRIO_PROCESS, tid, NICENESS)
 
 
 OWASP_FLOOR = {"time_cost": 2, "memory_cost": 19 * 1024}
