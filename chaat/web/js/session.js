@@ -133,24 +133,30 @@ export class Session {
 
   async loadFriends() {
     const epoch = this.epoch;
+    const version = this.store.version('friends');
     const friends = await this.api.friends();
-    if (epoch !== this.epoch) return;
+    // Logged out meanwhile, or the list changed since we asked: what we got is older.
+    if (epoch !== this.epoch || version !== this.store.version('friends')) return;
     this.store.friends = new Map(friends.items.map((f) => [f.user.id, f]));
     this.store.changed('friends');
   }
 
   async loadRequests() {
     const epoch = this.epoch;
+    const version = this.store.version('requests');
     const requests = await this.api.friendRequests({ status: 'pending' });
-    if (epoch !== this.epoch) return;
+    // Logged out meanwhile, or the list changed since we asked: what we got is older.
+    if (epoch !== this.epoch || version !== this.store.version('requests')) return;
     this.store.requests = new Map(requests.items.map((r) => [r.id, r]));
     this.store.changed('requests');
   }
 
   async loadBlocks() {
     const epoch = this.epoch;
+    const version = this.store.version('blocks');
     const blocks = await this.api.blocks();
-    if (epoch !== this.epoch) return;
+    // Logged out meanwhile, or the list changed since we asked: what we got is older.
+    if (epoch !== this.epoch || version !== this.store.version('blocks')) return;
     this.store.blocks = new Map(blocks.items.map((b) => [b.user.id, b]));
     this.store.changed('blocks');
   }

@@ -42,6 +42,7 @@ function activity(chat) {
 export class Store extends EventTarget {
   constructor() {
     super();
+    this.versions = new Map(); // name -> how many changes it has had
     this.reset(null);
   }
 
@@ -65,8 +66,15 @@ export class Store extends EventTarget {
     return () => this.removeEventListener(name, listener);
   }
 
+  /** Tell the views that `name` changed. Counted: a list fetched before a change
+   *  (a click, a live event) must not overwrite what that change made of it. */
   changed(name, detail) {
+    this.versions.set(name, this.version(name) + 1);
     this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
+  version(name) {
+    return this.versions.get(name) ?? 0;
   }
 
   /** The chats, most recent activity first. */
