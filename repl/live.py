@@ -189,7 +189,9 @@ class Digest:
 async def _on_chat(shell: Shell, kind: str, chat: Chat) -> None:
     state = shell.state
     mine = any(p["id"] == state.me_id for p in chat.get("participants", []))
-    known = state.chat(chat["id"]) is not None
+    known = state.chat(chat["id"]) is not None or chat["id"] in shell.joined
+    if mine:
+        shell.joined.add(chat["id"])
     await refresh(shell.client, state, "chats")
     if kind == "chat.created" and mine and chat.get("created_by") != state.me_id:
         what = "added you to" if chat["kind"] == "group" else "started a chat with you:"

@@ -157,6 +157,9 @@ class Shell:
         self.following = False
         """Whether the event stream is up: from its `ready` on, every event reaches us."""
         self.leaving: set[int] = set()  # chats we asked to leave
+        # Chats we were told we joined: a removal that follows at once must be told too,
+        # though the chat list reloaded meanwhile may already be without them.
+        self.joined: set[int] = set()
         self.server_back = asyncio.Event()
         """Set when the event stream (re)connects: unsent lines need not wait longer."""
         self._events: asyncio.Task[None] | None = None
