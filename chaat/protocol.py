@@ -5,6 +5,7 @@ that broke them, and bounded waits for slow clients."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from http import HTTPStatus
@@ -19,6 +20,9 @@ log = logging.getLogger("chaat.http")
 
 SHUTDOWN_TIMEOUT = 30.0
 """Seconds in-flight requests have to finish once asked to stop."""
+
+CLEANUP_TIMEOUT = 5.0
+"""Seconds what is left running after the server stopped has to end."""
 
 
 class AccessLog(AbstractAccessLogger):
@@ -121,10 +125,15 @@ def run(app: web.Application, **kwargs: Any) -> None:
     except asyncio.CancelledError:
         pass
     finally:
-        # What a failed start left running (the hub's loops, say) ends here, quietly.
+        # What a failed start left running (the hub's loops, say) ends here, quietly,
+        # and within a bound: a process that failed must exit, for its parent to know.
         left = asyncio.all_tasks(loop)
         for task in left:
             task.cancel()
-        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=CLEANUP_TIMEOUT))
+        with contextlib.suppress(TimeoutError):
+            loop.run_until_complete(
+                asyncio.wait_for(loop.shutdown_asyncgens(), timeout=CLEANUP_TIMEOUT)
+            )
         loop.close()
