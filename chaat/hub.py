@@ -480,28 +480,23 @@ class Hub:
     async def _dispatch(self) -> bool:
         """Deliver the settled events after the cursor; whether committed ones still wait.
 
-        One statement finds where the stream is settled and reads the first batch after
-        the cursor (a second only when a batch is full)."""
+        Each read is one statement: where the stream is settled, and the batch after
+        the cursor below it. A stream that starts while it runs gets the read again."""
         async with db.connection(self._pool) as conn:
-            joined = self._joined
-            users = list(self._subscribers)
-            rows = await store.events.list_settled(
-                conn, after=self._cursor, user_ids=users, limit=BATCH if users else 0
-            )
-            settled, unsettled = rows[0]["settled"], rows[0]["unsettled"]
-            # From here a stream that starts replays up to settled itself (see follow()).
-            self._reaching = settled - 1
-            if joined != self._joined and self._subscribers:
-                # One started while we read, and may have replayed less: read for it too.
-                rows = await store.events.list_since(
-                    conn,
-                    after=self._cursor,
-                    before=settled,
-                    user_ids=list(self._subscribers),
-                    limit=BATCH,
+            while True:
+                joined = self._joined
+                users = list(self._subscribers)
+                rows = await store.events.list_settled(
+                    conn, after=self._cursor, user_ids=users, limit=BATCH if users else 0
                 )
-            while self._subscribers and rows and rows[0]["id"] is not None:
+                settled, unsettled = rows[0]["settled"], rows[0]["unsettled"]
+                # From here a stream that starts replays up to settled itself (follow()).
+                self._reaching = max(self._reaching, settled - 1)
+                if joined != self._joined:
+                    continue  # one started while we read, and may have replayed less
                 for row in rows:
+                    if row["id"] is None:
+                        break  # no event: the row only says where the stream stands
                     delivery = Delivery(row["id"], row["type"], row["data"])
                     for user_id in row["recipients"]:
                         for subscriber in self._subscribers.get(user_id, ()):
@@ -509,13 +504,6 @@ class Hub:
                     self._cursor = row["id"]
                 if len(rows) < BATCH:
                     break
-                rows = await store.events.list_since(
-                    conn,
-                    after=self._cursor,
-                    before=settled,
-                    user_ids=list(self._subscribers),
-                    limit=BATCH,
-                )
             self._cursor = max(self._cursor, settled - 1)
             return bool(unsettled)
 

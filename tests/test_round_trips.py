@@ -18,7 +18,6 @@ from chaat.db import queries
 # The event hub's own work (after commit, off the request's path) shares the pool.
 HUB = {
     queries.events.get_position.sql,
-    queries.events.list_since.sql,
     queries.events.list_settled.sql,
     queries.events.notify_many.sql,
     queries.events.list_for_user.sql,

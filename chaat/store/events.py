@@ -21,15 +21,6 @@ async def notify_many(conn: Connection, *, channels: list[str], payloads: list[s
     await queries.events.notify_many(conn, channels=channels, payloads=payloads)
 
 
-async def list_since(
-    conn: Connection, *, after: int, before: int, user_ids: list[int], limit: int
-) -> list[Record]:
-    rows = queries.events.list_since(
-        conn, after=after, before=before, user_ids=user_ids, limit=limit
-    )
-    return [row async for row in rows]
-
-
 async def list_settled(
     conn: Connection, *, after: int, user_ids: list[int], limit: int
 ) -> list[Record]:

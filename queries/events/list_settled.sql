@@ -1,9 +1,10 @@
 -- name: list_settled(after, user_ids, limit)
--- get_position() and list_since() in one statement, for the dispatcher: on every row,
--- `settled` and `unsettled` (as get_position() has them), then the first `limit`
--- events after id `after` and below `settled`, each with those of user_ids it is meant
--- for (see list_since); one row with no event when there is none. One snapshot serves
--- both: every transaction below `settled` ended before it, so its events are in it.
+-- For the dispatcher, in one statement: on every row, `settled` and `unsettled` (as
+-- get_position() has them), then the first `limit` events after id `after` and below
+-- `settled`, each with those of user_ids (the users connected to this process) it is
+-- meant for, and its data only when it is meant for one of them; one row with no
+-- event when there is none. One snapshot serves both: every transaction below
+-- `settled` ended before it, so its events are in it.
 WITH p AS MATERIALIZED (
     SELECT s.settled, ARRAY(SELECT id FROM event WHERE id >= s.settled ORDER BY id) AS unsettled
     FROM (SELECT settled_event_id() AS settled) AS s),
