@@ -154,6 +154,9 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(
     headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
     resp = await client.get(f"/v1/chats/{group}/messages", headers=headers)
     assert [m["body"] for m in (await resp.json())["items"]] == ["hello", "hi alice"]
+    # Search finds the old messages by their words (0013 rebuilt the words column).
+    resp = await client.get("/v1/messages", params={"q": "ALI"}, headers=headers)
+    assert [m["body"] for m in (await resp.json())["items"]] == ["hi alice"]
     resp = await client.get("/v1/friends", headers=headers)
     assert [f["user"]["username"] for f in (await resp.json())["items"]] == ["alice"]
     # A client that saw the last 1.0 event resumes after it: new ids come above old ones.
