@@ -137,8 +137,10 @@ async def read_json_body(request: web.Request, handler: Handler) -> web.StreamRe
     """
     if request.method in ("POST", "PUT", "PATCH"):
         timeout = request.app[keys.settings].body_timeout
+        # A body that came with the head (most do) is read at once: no timer to set.
+        deadline = None if request.content.is_eof() else timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(deadline):
                 raw = await request.read()  # aiohttp answers 413 past client_max_size
         except TimeoutError:
             raise errors.RequestTimeout(
