@@ -311,16 +311,22 @@ AS $$
         'responded_at', rfc3339(r.responded_at))
 $$;
 
+-- A message as the API shows it: the fields, in order, of the JSON object message_json()
+-- makes (row_to_json() of a row type costs a third less than json_build_object()).
+CREATE TYPE api_sender AS (id bigint, username text);
+
+CREATE TYPE api_message AS (
+    id bigint, chat_id bigint, seq bigint, sender api_sender, body text, created_at text,
+    client_id text, reply_to bigint, edited_at text, deleted_at text, reactions json);
+
 -- No query inside, so that PostgreSQL inlines it; the callers join the sender.
 CREATE FUNCTION message_json(m message, sender app_user) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT json_build_object(
-        'id', m.id, 'chat_id', m.chat_sesh_id, 'seq', m.seq,
-        'sender', json_build_object('id', sender.id, 'username', sender.username),
-        'body', m.body, 'created_at', rfc3339(m.created_at), 'client_id', m.client_id,
-        'reply_to', m.reply_to, 'edited_at', rfc3339(m.edited_at),
-        'deleted_at', rfc3339(m.deleted_at), 'reactions', m.reactions)
+    SELECT row_to_json(ROW(
+        m.id, m.chat_sesh_id, m.seq, ROW(sender.id, sender.username)::api_sender,
+        m.body, rfc3339(m.created_at), m.client_id, m.reply_to, rfc3339(m.edited_at),
+        rfc3339(m.deleted_at), m.reactions)::api_message)
 $$;
 
 -- A chat as viewer_id sees it: last_message and unread_count are theirs, and
