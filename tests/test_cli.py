@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from importlib.metadata import version
+from multiprocessing.context import SpawnProcess
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 from conftest import free_port, with_database
 from test_serve import ROOT, data_root, embedded_env
+
+from chaat import server
+from chaat.settings import ConfigError, Settings
 
 __all__ = ["data_root"]  # a fixture, used here too
 
@@ -171,6 +181,45 @@ async def test_a_failing_worker_stops_the_server(scratch_url):
         chaat, "serve", "--workers", "2", "--port", str(free_port()), env=env
     )
     assert "too many connections" in one_line_error(done)
+
+
+def _worker(settings: Settings, failures: Any) -> None:
+    """In place of chaat.server.worker_main: the first worker fails at once, the others
+    serve (sleep) until stopped."""
+    if multiprocessing.current_process().name == "chaat-worker-0":
+        failures.put(("worker 0 failed", ""))
+        raise SystemExit(1)
+    time.sleep(60)
+
+
+def test_a_worker_that_ended_before_the_watch_began_still_stops_the_server(monkeypatch):
+    """However late a failed worker's exit status becomes collectable, relative to its
+    sentinel, the supervisor sees the failure. Here it is there before the supervisor
+    looks at all: the second worker starts once the first has exited. (The supervisor
+    used to choose what to wait for by exit status, and waited on the second alone.)"""
+    start = SpawnProcess.start
+    started: list[SpawnProcess] = []
+
+    def start_after_the_first_exited(process: SpawnProcess) -> None:
+        if started:
+            os.waitid(os.P_PID, started[0].pid, os.WEXITED | os.WNOWAIT)  # not reaped
+        start(process)
+        started.append(process)
+
+    monkeypatch.setattr(SpawnProcess, "start", start_after_the_first_exited)
+    monkeypatch.setattr(server, "worker_main", _worker)
+    # run_workers takes the stop signals over, here in pytest's own process.
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    handlers = {signum: signal.getsignal(signum) for signum in signals}
+    began = time.monotonic()
+    try:
+        with pytest.raises(ConfigError, match="worker 0 failed"):
+            server.run_workers(replace(Settings(), workers=2))
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert time.monotonic() - began < 30, "the second worker ran on, unstopped"
+    assert [p.exitcode for p in started] == [1, -signal.SIGTERM]
 
 
 def test_debug_shows_the_traceback():
