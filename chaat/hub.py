@@ -133,7 +133,8 @@ class Subscriber:
     queue: collections.deque[Delivery] = field(default_factory=collections.deque)
     kicked: Kicked | None = None
     _signal: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when a delivery is queued or the stream is kicked."""
+    """Set when a delivery is queued, the stream is kicked or the wake-up timer rings."""
+    _wake_up: asyncio.TimerHandle | None = None
 
     LIMIT: ClassVar[int] = 1024
     """Deliveries queued at most: a client this far behind is told to resume."""
@@ -152,15 +153,31 @@ class Subscriber:
             self._signal.set()
 
     async def next(self, within: float) -> Delivery | None:
-        """The next delivery, or None after `within` seconds; raises Kicked once kicked."""
+        """The next delivery; None when the wake-up timer rang first. Raises Kicked once
+        kicked.
+
+        The timer rings at most `within` seconds after the wait that set it, and
+        deliveries leave it running: a busy stream would otherwise set and cancel a
+        timer for every event it receives.
+        """
         if not self.queue and not self.kicked:
+            if self._wake_up is None:
+                self._wake_up = asyncio.get_running_loop().call_later(within, self._ring)
             self._signal.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(within):
-                    await self._signal.wait()
+            await self._signal.wait()
         if self.kicked:
             raise self.kicked
         return self.queue.popleft() if self.queue else None
+
+    def _ring(self) -> None:
+        self._wake_up = None
+        self._signal.set()
+
+    def close(self) -> None:
+        """The stream has ended: stop its timer."""
+        if self._wake_up is not None:
+            self._wake_up.cancel()
+            self._wake_up = None
 
 
 class Sink(Protocol):
@@ -323,6 +340,7 @@ class Hub:
         try:
             yield
         finally:
+            subscriber.close()
             mine = self._subscribers.get(subscriber.user_id, {})
             mine.pop(subscriber, None)
             if not mine:

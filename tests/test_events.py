@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,7 @@ import pytest
 from conftest import PASSWORD, User, befriend, sign_up, start_chaat
 
 from chaat import hub, keys
+from chaat.app import create_app
 from chaat.handlers import events as event_handlers
 
 
@@ -450,4 +452,12 @@ async def test_a_deeply_nested_first_frame_closes_with_1008(client):
     ws = await client.ws_connect("/v1/events")
     await ws.send_str("[" * 60_000)
     msg = await ws.receive(timeout=5)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
+
+
+async def test_an_idle_stream_closes_with_1008_when_its_token_expires(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(replace(settings, token_ttl=2)))
+    alice = await sign_up(client, "alice")
+    stream = await connect(client, alice)
+    msg = await stream.ws.receive(timeout=5)
     assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
