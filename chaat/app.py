@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from chaat import db, keys, messages, middlewares, migrate
-from chaat.hub import GOING_AWAY, Hub
+from chaat.hub import DELIVERY_CONNECTIONS, GOING_AWAY, Hub
 from chaat.limits import Limiter, Throttle
 from chaat.routes import routes
 from chaat.security import CheckedTokens, Passwords, Tokens
@@ -57,12 +57,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await migrate.upgrade(conn)
     app[keys.pool] = pool
     yield
-    try:
-        async with asyncio.timeout(10):
-            await pool.close()
-    except TimeoutError:
-        log.warning("database connections still busy after 10 s; closing them anyway")
-        pool.terminate()
+    await db.close_pool(pool)
 
 
 async def _limits(app: web.Application) -> AsyncIterator[None]:
@@ -77,9 +72,11 @@ async def _limits(app: web.Application) -> AsyncIterator[None]:
 async def _events(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.settings]
     assert settings.database_url
+    delivery_pool = await db.create_pool(settings.database_url, size=DELIVERY_CONNECTIONS)
     hub = Hub(
         app[keys.pool],
         settings.database_url,
+        delivery_pool=delivery_pool,
         retention=settings.event_retention,
         revocations=app[keys.checked_tokens],
         redis_url=settings.redis_url,
@@ -88,6 +85,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     app[keys.hub] = hub
     yield
     await hub.stop()
+    await db.close_pool(delivery_pool)
 
 
 async def _stop_hashing(app: web.Application) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -96,6 +97,16 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool) -> None:
+    """Close the pool once its connections are back, or within 10 s regardless."""
+    try:
+        async with asyncio.timeout(10):
+            await pool.close()
+    except TimeoutError:
+        log.warning("database connections still busy after 10 s; closing them anyway")
+        pool.terminate()
 
 
 _on_commit: dict[int, list[Callable[[], None]]] = {}

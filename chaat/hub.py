@@ -64,6 +64,9 @@ GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
 """The client fell too far behind: reconnect with ?since=<last id seen>."""
 
+DELIVERY_CONNECTIONS = 2
+"""The hub's own pool: one for the dispatcher's reads, one for the bus's notifications."""
+
 MOST_STREAMS = 20
 """Open event streams one user may have on one process."""
 
@@ -207,11 +210,16 @@ class Hub:
         pool: asyncpg.Pool,
         dsn: str,
         *,
+        delivery_pool: asyncpg.Pool,
         retention: int,
         revocations: Revocations,
         redis_url: str | None = None,
     ) -> None:
         self._pool = pool
+        self._delivery_pool = delivery_pool
+        """The dispatcher's and the bus's own connections (DELIVERY_CONNECTIONS): under
+        load every connection of the requests' pool is taken, and live events would
+        queue behind the requests for one."""
         self._revocations = revocations
         self._dsn = dsn
         self._retention = retention
@@ -229,10 +237,14 @@ class Hub:
         """Our wake-ups' payload, so that we can skip our own when they come back."""
         self.bus: Bus = (
             RedisBus(
-                redis_url, pool, name=self._name, wake=self._wake.set, hear_live=self._hear_live
+                redis_url,
+                delivery_pool,
+                name=self._name,
+                wake=self._wake.set,
+                hear_live=self._hear_live,
             )
             if redis_url
-            else PostgresBus(pool, name=self._name)
+            else PostgresBus(delivery_pool, name=self._name)
         )
         self._echoes: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -500,7 +512,7 @@ class Hub:
 
         Each read is one statement: where the stream is settled, and the batch after
         the cursor below it. A stream that starts while it runs gets the read again."""
-        async with db.connection(self._pool) as conn:
+        async with db.connection(self._delivery_pool) as conn:
             while True:
                 joined = self._joined
                 users = list(self._subscribers)

@@ -461,3 +461,39 @@ async def test_an_idle_stream_closes_with_1008_when_its_token_expires(aiohttp_cl
     stream = await connect(client, alice)
     msg = await stream.ws.receive(timeout=5)
     assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
+
+
+async def test_live_events_flow_while_requests_hold_every_pool_connection(
+    aiohttp_client, settings, conn
+):
+    client = await aiohttp_client(create_app(replace(settings, pool_size=2)))
+    alice, bob = await sign_up(client, "alice"), await sign_up(client, "bob")
+    await befriend(client, alice, bob)
+    group = await chat_with(client, alice, bob, name="Busy")
+    stream = await connect(client, alice)
+    # Three sends wait for the chat's lock, held here: two hold the pool's two
+    # connections meanwhile, the third waits for one.
+    await conn.execute("SELECT pg_advisory_lock(chat_lock_key($1))", group)
+    sends = [asyncio.create_task(send(client, bob, group, f"queued {n}")) for n in range(3)]
+    while (
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE '%send_message%'"
+        )
+        < 2
+    ):
+        await asyncio.sleep(0.05)
+    # An event written elsewhere (another process, say) still reaches alice at once.
+    await conn.execute(
+        "INSERT INTO event (user_id, type, data) VALUES ($1, 'friend_request.created', '{}')",
+        alice.id,
+    )
+    await conn.execute("SELECT pg_notify('chaat_events', 'elsewhere')")
+    assert (await stream.next())["type"] == "friend_request.created"
+    await conn.execute("SELECT pg_advisory_unlock(chat_lock_key($1))", group)
+    await asyncio.gather(*sends)
+    assert sorted([(await stream.expect("message.created"))["data"]["body"] for _ in sends]) == [
+        "queued 0",
+        "queued 1",
+        "queued 2",
+    ]
