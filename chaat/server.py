@@ -186,10 +186,18 @@ def run_workers(settings: Settings) -> None:
     for worker in workers:
         worker.start()
     failed = None
-    while running := [w for w in workers if w.exitcode is None]:
-        wait([w.sentinel for w in running])
-        for worker in workers:
-            if worker.exitcode is not None and failed is None and not stopping:
+    # A worker runs until we see its sentinel fire, whatever exitcode says meanwhile: the
+    # sentinel fires a moment before the exit status can be collected, so a worker that
+    # read as running just after wait() could read as ended when we chose what to wait
+    # for next, and drop out unseen: no failure reported, nobody stopped, and we waited
+    # for the other workers forever.
+    running = list(workers)
+    while running:
+        ended = wait([w.sentinel for w in running])
+        for worker in [w for w in running if w.sentinel in ended]:
+            running.remove(worker)
+            worker.join()  # a moment, for its exit status
+            if failed is None and not stopping:
                 failed = worker
                 stop()
     if failed is not None:
