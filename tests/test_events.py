@@ -475,14 +475,15 @@ async def test_live_events_flow_while_requests_hold_every_pool_connection(
     # connections meanwhile, the third waits for one.
     await conn.execute("SELECT pg_advisory_lock(chat_lock_key($1))", group)
     sends = [asyncio.create_task(send(client, bob, group, f"queued {n}")) for n in range(3)]
-    while (
-        await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND query LIKE '%send_message%'"
+    for _ in range(100):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%send_message%'"
         )
-        < 2
-    ):
+        if waiting == 2:
+            break
         await asyncio.sleep(0.05)
+    assert waiting == 2
     # An event written elsewhere (another process, say) still reaches alice at once.
     await conn.execute(
         "INSERT INTO event (user_id, type, data) VALUES ($1, 'friend_request.created', '{}')",
