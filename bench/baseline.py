@@ -1,5 +1,6 @@
 """The baseline Chaat is measured against: the thinnest honest aiohttp + asyncpg server
-doing the same database work as Chaat's hot paths, with no authentication and no checks.
+doing the same database work as Chaat's hot paths, with no authentication and no checks,
+on the same event loop as Chaat (uvloop).
 
 - POST /send/{chat_id} {"sender_id", "body"}: one INSERT (seq from the chat's row in the
   same statement), answers the message, and pushes it to the chat's listeners in process.
@@ -24,6 +25,8 @@ import weakref
 import argon2
 import asyncpg
 from aiohttp import web
+
+from chaat.protocol import new_event_loop
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS baseline;
@@ -133,4 +136,11 @@ def create_app(dsn: str, password_hash: str) -> web.Application:
 
 if __name__ == "__main__":
     dsn, port, password_hash = sys.argv[1:]
-    web.run_app(create_app(dsn, password_hash), host="127.0.0.1", port=int(port), print=None)
+    # The event loop Chaat runs on (chaat.protocol.new_event_loop): the same stack.
+    web.run_app(
+        create_app(dsn, password_hash),
+        host="127.0.0.1",
+        port=int(port),
+        print=None,
+        loop=new_event_loop(),
+    )

@@ -113,9 +113,21 @@ async def serve(app: web.Application, *, host: str, port: int, reuse_port: bool)
         await runner.cleanup()
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop, where it is installed (everywhere but Windows, see
+    pyproject.toml), else asyncio's own, which took a third of the server's CPU under
+    load (py-spy). bench/compare.py, 3 runs: 27% more sends a second on uvloop, and 19%
+    more history pages."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def run(app: web.Application, **kwargs: Any) -> None:
     """serve() on a new event loop, until SIGINT, SIGTERM or SIGHUP."""
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     asyncio.set_event_loop(loop)
     main = loop.create_task(serve(app, **kwargs))
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
