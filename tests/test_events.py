@@ -498,3 +498,29 @@ async def test_live_events_flow_while_requests_hold_every_pool_connection(
         "queued 1",
         "queued 2",
     ]
+
+
+async def test_a_stream_resumed_on_a_process_with_no_other_stream_misses_nothing(
+    client, alice, bob
+):
+    await befriend(client, alice, bob)
+    chat = await chat_with(client, bob, alice)
+    first = await connect(client, alice)
+    await send(client, bob, chat, "0")
+    since = (await first.expect("message.created"))["id"]
+    await first.ws.close()  # the process has no stream now: its dispatcher idles
+
+    midway = asyncio.Event()
+
+    async def write() -> None:
+        for n in range(1, 61):
+            await send(client, bob, chat, str(n))
+            if n == 20:
+                midway.set()
+
+    writing = asyncio.create_task(write())
+    await midway.wait()
+    resumed = await connect(client, alice, f"?since={since}")
+    await writing
+    bodies = [(await resumed.expect("message.created"))["data"]["body"] for _ in range(60)]
+    assert bodies == [str(n) for n in range(1, 61)]
