@@ -46,13 +46,14 @@ try of the same client_id, or refused."""
 TOLERATED_TRACEBACKS = {
     "asyncpg.pool": re.compile(
         r"^(ConnectionRefusedError|ConnectionResetError|ConnectionError"
-        r"|asyncpg\.exceptions\.CannotConnectNowError)",
+        r"|asyncpg\.exceptions\.(CannotConnectNowError|ConnectionDoesNotExistError))",
         re.MULTILINE,
     )
 }
 """Tracebacks that are not chaat's: asyncpg 0.32's pool logs one (a warning) each time it
 fails to reconnect up to its min_size while the database is down, restarting or (a bare
-ConnectionError: "unexpected connection_lost() call") shutting down."""
+ConnectionError: "unexpected connection_lost() call"; or "connection was closed in the
+middle of operation") shutting down. Each process has two pools (the requests', the hub's)."""
 
 
 def tolerated(logger: str | None, record: str) -> bool:
