@@ -850,7 +850,11 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
     idle_users = min(IDLE_USERS, args.sockets) if "idle" in args.workload else 0
     async with (
         servers(args, dsn, settings, await passwords.hash(PASSWORD)) as (chaat, base),
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+        # Idle connections go after 5 s, well before the server closes them (20 s): the
+        # search fill leaves them idle, and one reused as it closed failed a run.
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=5)
+        ) as session,
     ):
         print("setting up ...", file=sys.stderr)
         sides = await set_up(session, chaat, base, dsn, idle_users=idle_users)

@@ -146,9 +146,11 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     """Reverse proxies whose X-Forwarded-For tells the client's address."""
     pool_size: int = 10
-    head_timeout: int = 15
+    head_timeout: int = 20
     """Seconds a connection may take to send a request head (from connecting, or from
-    its last answer): a slowloris holds a socket this long, and idle ones close then."""
+    its last answer): a slowloris holds a socket this long, and idle ones close then.
+    Longer than aiohttp's clients keep an idle connection (15 s): a client that reuses
+    one just as the server closes it gets a dropped connection instead of an answer."""
     body_timeout: int = 30
     """Seconds a request body may take to arrive (408 after)."""
     log_level: str = "INFO"

@@ -219,6 +219,10 @@ def _error_from(status: int, body: Any, reason: str | None) -> ApiError:
     return ApiError(status, "error", f"The server answered {status} {reason or ''}".strip() + ".")
 
 
+KEEPALIVE_SECONDS = 5.0
+"""How long an idle connection to the server is kept for the next request."""
+
+
 class Client:
     """One server, one logged-in user (or none); use with `async with`."""
 
@@ -230,7 +234,10 @@ class Client:
         self._events_socket: aiohttp.ClientWebSocketResponse | None = None
 
     async def __aenter__(self) -> Client:
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        # Idle connections are dropped well before the server closes them (its
+        # CHAAT_HEAD_TIMEOUT, 20 s by default): reusing one as it closes fails the request.
+        connector = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS)
+        self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self
 
     async def __aexit__(
