@@ -163,7 +163,10 @@ async def test_readers_get_every_event_once_in_order_while_writers_race(client, 
 
         # Each reader ends up with exactly the user's events from the table, in id order.
         expected = {u.id: await expected_ids(conn, u, since) for u in users}
-        assert all(len(ids) > 40 for ids in expected.values())
+        # Enough to matter: user4, in 2 of the 5 chats, expects about 47 (the writers
+        # share one seeded generator, but in whatever order the tasks interleave, so
+        # the count varies: 40, the bound before, failed about one run in ten).
+        assert all(len(ids) > 20 for ids in expected.values())
         for reader in readers:
             for _ in range(200):
                 if len(reader.received) >= len(expected[reader.user.id]):
