@@ -608,7 +608,9 @@ async def test_keyboard_alone_phone_width_and_dark_mode(people: People, api: Api
     await expect(page.locator("#chat-title")).to_have_text("alice")
     await expect(page.locator(".sidebar")).to_be_hidden()
     assert await widest(page) <= PHONE["width"]
-    # Tab reaches the last message; its actions follow it; Reply, then Escape.
+    # Tab reaches the last message (once the history has come: as a user sees it first);
+    # its actions follow it; Reply, then Escape.
+    await expect(person.message(first)).to_be_visible()
     await page.locator("#composer-input").focus()
     await page.keyboard.press("Shift+Tab")
     await expect(person.message(first)).to_be_focused()

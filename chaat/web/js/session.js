@@ -12,6 +12,10 @@ const PAGE = 50;
 const CATCH_UP_PAGE = 200;
 const TYPING_SHOWN = 5000; // ms a typing notice shows (the contract says about 5 s)
 const TYPING_EVERY = 3000; // ms between our own notices while typing
+// A typing notice and the message that follows it travel apart (the notice is live
+// only, the message through the stream), so the notice can come second: one that
+// comes this soon after the same person's message is stale.
+const TYPING_AFTER_MESSAGE = 1000; // ms
 
 export class Session {
   /** onEnded(reason): the server no longer accepts our token; back to the login screen. */
@@ -30,6 +34,7 @@ export class Session {
     this.catchingUp = new Map(); // chat id -> promise
     this.typingTimers = new Map();
     this.typingSent = new Map();
+    this.lastSent = new Map(); // "chat:user" -> when their last message came (ms)
   }
 
   start(me, token) {
@@ -271,6 +276,7 @@ export class Session {
       }
     }
     if (created) {
+      this.lastSent.set(`${chatId}:${message.sender.id}`, Date.now());
       this.stopTyping(chatId, message.sender.id);
       // As the server does: a sender who had read everything has read their own message.
       const sender = store.participants.get(chatId)?.get(message.sender.id);
@@ -324,6 +330,8 @@ export class Session {
   someoneTyping({ chat_id: chatId, user }) {
     const { store } = this;
     if (store.isMe(user)) return;
+    const sentAt = this.lastSent.get(`${chatId}:${user.id}`) ?? -Infinity;
+    if (Date.now() - sentAt < TYPING_AFTER_MESSAGE) return;
     let typing = store.typing.get(chatId);
     if (!typing) {
       typing = new Map();
