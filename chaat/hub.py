@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Protocol
 import asyncpg
 
 from chaat import db, store
-from chaat.bus import EVENTS_CHANNEL, LIVE_CHANNEL, Bus, PostgresBus, RedisBus
+from chaat.bus import EVENTS_CHANNEL, LISTENER_NAME, LIVE_CHANNEL, Bus, PostgresBus, RedisBus
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,12 @@ class Hub:
                 hear_live=self._hear_live,
             )
             if redis_url
-            else PostgresBus(delivery_pool, name=self._name)
+            else PostgresBus(
+                delivery_pool, name=self._name, own_listener=lambda: self._listener_pid
+            )
         )
+        self._listener_pid = 0
+        """Our LISTEN connection's backend pid, 0 while it is down."""
         self._echoes: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
@@ -425,12 +429,15 @@ class Hub:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._dsn)
+                conn = await asyncpg.connect(
+                    self._dsn, server_settings={"application_name": LISTENER_NAME}
+                )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(EVENTS_CHANNEL, self._on_events)
                 await conn.add_listener(TOKENS_CHANNEL, self._on_tokens_changed)
                 await conn.add_listener(LIVE_CHANNEL, self._on_live)
+                self._listener_pid = conn.get_server_pid()
                 self.listening.set()
                 self._silent_since = None
                 self._revocations.listening(True)
@@ -443,6 +450,7 @@ class Hub:
             except Exception as exc:
                 db.log_failure("event listener", exc)
             finally:
+                self._listener_pid = 0
                 self.listening.clear()
                 self._silent_since = self._silent_since or time.monotonic()
                 self._revocations.listening(False)

@@ -9,10 +9,11 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from conftest import PASSWORD, User, befriend, sign_up, start_chaat
 
-from chaat import hub, keys
+from chaat import bus, hub, keys
 from chaat.app import create_app
 from chaat.handlers import events as event_handlers
 
@@ -524,3 +525,24 @@ async def test_a_stream_resumed_on_a_process_with_no_other_stream_misses_nothing
     await writing
     bodies = [(await resumed.expect("message.created"))["data"]["body"] for _ in range(60)]
     assert bodies == [str(n) for n in range(1, 61)]
+
+
+async def test_a_lone_process_sends_no_wake_ups_until_another_listens(
+    client, alice, bob, database_url
+):
+    await befriend(client, alice, bob)
+    chat = await chat_with(client, alice, bob)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    other = await asyncpg.connect(database_url)  # as another process's LISTEN would
+    try:
+        await other.add_listener(bus.EVENTS_CHANNEL, lambda *args: heard.put_nowait(args[3]))
+        await send(client, alice, chat, "nobody else listens")
+        await asyncio.sleep(0.3)
+        assert heard.empty()
+        # Named as a server's listener, it is found within PEERS_CHECK_SECONDS.
+        await other.execute(f"SET application_name = '{bus.LISTENER_NAME}'")
+        await asyncio.sleep(bus.PEERS_CHECK_SECONDS + 0.2)
+        await send(client, alice, chat, "now someone does")
+        await asyncio.wait_for(heard.get(), 5)
+    finally:
+        await other.close()

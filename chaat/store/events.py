@@ -21,6 +21,10 @@ async def notify_many(conn: Connection, *, channels: list[str], payloads: list[s
     await queries.events.notify_many(conn, channels=channels, payloads=payloads)
 
 
+async def other_listeners(conn: Connection, *, name: str, own_pid: int) -> bool:
+    return await queries.events.other_listeners(conn, name=name, own_pid=own_pid)  # type: ignore[no-any-return]
+
+
 async def list_settled(
     conn: Connection, *, after: int, user_ids: list[int], limit: int
 ) -> list[Record]:
