@@ -491,13 +491,6 @@ class Hub:
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
             self._wake.clear()
-            quiet_for = time.monotonic() - self._dispatched_at
-            if not self._subscribers and quiet_for < POLL_SECONDS:
-                # No stream here to deliver to: move the cursor on once a second only,
-                # not after every commit (a stream that starts replays from the table
-                # up to where the stream stands, and the next read brings the rest).
-                wait, held_since = POLL_SECONDS - quiet_for, None
-                continue
             try:
                 settling = await self._dispatch()
                 self._dispatched_at = time.monotonic()
