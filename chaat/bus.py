@@ -40,11 +40,11 @@ LIVE_CHANNEL = "chaat_live"
 """PostgresBus's channel for live-only events ("<sender's name> <payload>")."""
 REDIS_PREFIX = "chaat:"
 RETRY_SECONDS = 1.0
+"""A failed publish is dropped (the others poll meanwhile) and publishing pauses this long."""
 LISTENER_NAME = "chaat listener"
 """The application_name of each server process's LISTEN connection (chaat.hub)."""
 PEERS_CHECK_SECONDS = 1.0
 """How long the Postgres bus trusts what it last found on whether other processes listen."""
-"""A failed publish is dropped (the others poll meanwhile) and publishing pauses this long."""
 
 
 def chat_topic(chat_id: int) -> str:
@@ -154,8 +154,9 @@ class PostgresBus:
 
     async def _anyone_else(self) -> bool:
         """Whether another process listens (or we could not tell)."""
-        if time.monotonic() - self._peers_checked >= PEERS_CHECK_SECONDS:
-            self._peers_checked = time.monotonic()
+        now = time.monotonic()
+        if now - self._peers_checked >= PEERS_CHECK_SECONDS:
+            self._peers_checked = now
             try:
                 async with db.connection(self._pool) as conn:
                     self._peers = await store.events.other_listeners(

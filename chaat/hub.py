@@ -235,6 +235,8 @@ class Hub:
         self._wake = asyncio.Event()
         self._name = secrets.token_hex(8)
         """Our wake-ups' payload, so that we can skip our own when they come back."""
+        self._listener_pid = 0
+        """Our LISTEN connection's backend pid, 0 while it is down (the bus asks)."""
         self.bus: Bus = (
             RedisBus(
                 redis_url,
@@ -248,8 +250,6 @@ class Hub:
                 delivery_pool, name=self._name, own_listener=lambda: self._listener_pid
             )
         )
-        self._listener_pid = 0
-        """Our LISTEN connection's backend pid, 0 while it is down."""
         self._echoes: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
