@@ -43,6 +43,8 @@ from chaat.bus import EVENTS_CHANNEL, LISTENER_NAME, LIVE_CHANNEL, Bus, Postgres
 log = logging.getLogger(__name__)
 
 TOKENS_CHANNEL = "chaat_tokens"
+TOKENS_HEARD_CHANNEL = "chaat_tokens_heard"
+"""Where listeners confirm a revocation that asked for it (`chaat admin`): its nonce."""
 BATCH = 500
 POLL_SECONDS = 1.0
 TOKEN_CHECK_SECONDS = 30.0
@@ -469,15 +471,28 @@ class Hub:
             self._hear_live(event)
 
     def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        """Payload: "<user id> <nonce>", and " confirm" when another program (`chaat
+        admin`) waits to hear from every listener that the user's tokens are forgotten."""
         user, _, nonce = payload.partition(" ")
+        nonce, _, confirm = nonce.partition(" ")
         echo = self._echoes.get(nonce)
         if echo is not None and not echo.done():
             echo.set_result(None)
-        if not user.isdigit():
-            return
-        self._revocations.revoked(int(user))
-        if int(user) in self._subscribers:
-            self._spawn(self._check_tokens(int(user)))
+        if user.isdigit():
+            self._revocations.revoked(int(user))
+            if int(user) in self._subscribers:
+                self._spawn(self._check_tokens(int(user)))
+        if confirm:
+            self._spawn(self._confirm(nonce))
+
+    async def _confirm(self, nonce: str) -> None:
+        try:
+            async with db.connection(self._delivery_pool) as conn:
+                await store.events.notify_many(
+                    conn, channels=[TOKENS_HEARD_CHANNEL], payloads=[nonce]
+                )
+        except Exception as exc:
+            db.log_failure("revocation confirmation", exc)  # the admin's wait times out
 
     # The dispatcher: follows the stream by id and hands each event to local subscribers.
 

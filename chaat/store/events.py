@@ -25,6 +25,10 @@ async def other_listeners(conn: Connection, *, name: str, own_pid: int) -> bool:
     return await queries.events.other_listeners(conn, name=name, own_pid=own_pid)  # type: ignore[no-any-return]
 
 
+async def count_listeners(conn: Connection, *, name: str) -> int:
+    return await queries.events.count_listeners(conn, name=name)  # type: ignore[no-any-return]
+
+
 async def list_settled(
     conn: Connection, *, after: int, user_ids: list[int], limit: int
 ) -> list[Record]:
