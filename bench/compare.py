@@ -66,6 +66,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import psutil
 import report
 from report import PERCENTILES, Measure, Plot, Row, Target, Workload
 
@@ -114,6 +115,8 @@ SEARCHES = (
 
 P50, P99 = Row("p50 ms", "p50"), Row("p99 ms", "p99")
 GENERATOR_CPU = Row("generator CPU %", "cpu", ratio=False)
+SERVER_CPU = Row("server CPU µs / request", "server cpu")
+POSTGRES_CPU = Row("PostgreSQL CPU µs / request", "postgres cpu")
 
 
 def search_workload(sizes: tuple[int, ...]) -> Workload:
@@ -176,6 +179,8 @@ WORKLOADS = {
             P50,
             P99,
             GENERATOR_CPU,
+            SERVER_CPU,
+            POSTGRES_CPU,
         ),
         (Plot("send"),),
     ),
@@ -187,6 +192,8 @@ WORKLOADS = {
             P50,
             P99,
             GENERATOR_CPU,
+            SERVER_CPU,
+            POSTGRES_CPU,
         ),
         (Plot("history"),),
     ),
@@ -288,6 +295,8 @@ class Side:
     name: str
     pid: int
     """The server's process: the parent of any workers."""
+    postgres_pid: int
+    """The postmaster of the database both servers use."""
     send: Callable[[int], Awaitable[None]]
     history: Callable[[], Awaitable[None]]
     listen: Callable[[], Awaitable[list[aiohttp.ClientWebSocketResponse]]]
@@ -320,6 +329,27 @@ class Stopwatch:
         return self.cpu_seconds() / self.seconds() * 100
 
 
+class CpuMeter:
+    """The CPU time processes spent since the meter was made, their descendants' included
+    (a server's workers, the postmaster's backends): of those alive at the end, what they
+    spent since the start (all of it, if they started later)."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.start = self._times()
+
+    def _times(self) -> dict[int, float]:
+        times = {}
+        for process in (self.process, *self.process.children(recursive=True)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                cpu = process.cpu_times()
+                times[process.pid] = cpu.user + cpu.system
+        return times
+
+    def seconds(self) -> float:
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in self._times().items())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -344,11 +374,19 @@ def latency_figures(seconds: list[float], prefix: str = "") -> Measure:
 
 
 async def closed_loop(
-    seconds: float, concurrency: int, call: Callable[[int], Awaitable[None]]
+    seconds: float,
+    concurrency: int,
+    call: Callable[[int], Awaitable[None]],
+    *,
+    side: Side | None = None,
 ) -> Measure:
-    """call(n) from `concurrency` loops for `seconds`, each as soon as the last answered."""
+    """call(n) from `concurrency` loops for `seconds`, each as soon as the last answered;
+    with a side, also the CPU time its server and PostgreSQL spent per call."""
     latencies: list[float] = []
     counter = 0
+    meters = {}
+    if side is not None:
+        meters = {"server cpu": CpuMeter(side.pid), "postgres cpu": CpuMeter(side.postgres_pid)}
     clock = Stopwatch()
     deadline = clock.wall + seconds
 
@@ -365,6 +403,7 @@ async def closed_loop(
         "rate": len(latencies) / clock.seconds(),
         **latency_figures(latencies),
         "cpu": clock.cpu_share(),
+        **{name: meter.seconds() / len(latencies) * 1e6 for name, meter in meters.items()},
     }
 
 
@@ -625,6 +664,17 @@ class Api:
                 raise RuntimeError(f"{method} {path}: {r.status} {await r.text()}")
             return await r.json() if r.content_type == "application/json" else None
 
+    async def hit(
+        self, method: str, path: str, token: str | None, body: Any = None, expect: int = 200
+    ) -> None:
+        """A workload's request: its status checked and its body read, not parsed, as the
+        baseline's are, so that the generator's work per request is the same on both."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(method, self.base + path, json=body, headers=headers) as r:
+            if r.status != expect:
+                raise RuntimeError(f"{method} {path}: {r.status} {await r.text()}")
+            await r.read()
+
     async def user(self, name: str) -> tuple[int, str]:
         body = {"username": name, "password": PASSWORD}
         await self.call("POST", "/v1/users", body=body, expect=201)
@@ -671,6 +721,7 @@ async def set_up(
     fan, deep = groups[2], groups[0]
     conn = await asyncpg.connect(dsn)
     try:
+        postmaster = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()")).ppid()
         # A long history in both, written straight to the tables.
         await conn.execute(
             """
@@ -732,6 +783,7 @@ async def set_up(
         Side(
             "baseline",
             base.pid,
+            postmaster,
             send=lambda n: baseline_post(
                 f"/send/{chats[n % len(chats)]}", {"sender_id": owner_id, "body": f"m{n}"}, 201
             ),
@@ -747,22 +799,23 @@ async def set_up(
         Side(
             "chaat",
             chaat.pid,
-            send=lambda n: api.call(
+            postmaster,
+            send=lambda n: api.hit(
                 "POST", f"/v1/chats/{chats[n % len(chats)]}/messages", owner, {"body": f"m{n}"}, 201
             ),
-            history=lambda: api.call("GET", f"/v1/chats/{deep}/messages?limit=50", owner),
+            history=lambda: api.hit("GET", f"/v1/chats/{deep}/messages?limit=50", owner),
             listen=chaat_listen,
-            fan_send=lambda body: api.call(
+            fan_send=lambda body: api.hit(
                 "POST", f"/v1/chats/{fan}/messages", owner, {"body": body}, 201
             ),
-            log_in=lambda n: api.call(
+            log_in=lambda n: api.hit(
                 "POST",
                 "/v1/tokens",
                 None,
                 {"username": f"member{n % MEMBERS}", "password": PASSWORD},
                 201,
             ),
-            probe=lambda: api.call("GET", "/v1/users/me", owner),
+            probe=lambda: api.hit("GET", "/v1/users/me", owner),
             idle_socket=lambda n: ready_socket(session, events, idlers[n % len(idlers)][1]),
             search=lambda q, in_chat: api.call(
                 "GET", f"/v1/messages?q={q}" + (f"&chat={searched}" if in_chat else ""), owner
@@ -850,9 +903,9 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
         time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
     )
     workloads: dict[str, Callable[[Side], Awaitable[Measure]]] = {
-        "send": lambda side: closed_loop(args.seconds, args.concurrency, side.send),
+        "send": lambda side: closed_loop(args.seconds, args.concurrency, side.send, side=side),
         "history": lambda side: closed_loop(
-            args.seconds, args.concurrency, lambda _n: side.history()
+            args.seconds, args.concurrency, lambda _n: side.history(), side=side
         ),
         "fan-out": lambda side: fan_out(side, args.seconds, args.rate),
         "fan-out-max": lambda side: fan_out_max(side, args.seconds, args.rate),
