@@ -109,7 +109,13 @@ async def log_in(request: web.Request) -> web.Response:
 
 
 async def database(app: web.Application):  # type: ignore[no-untyped-def]
-    pool = await asyncpg.create_pool(app[dsn_key], min_size=1, max_size=10)
+    # Chaat's setting too (chaat/db.py): each prepared statement planned once.
+    pool = await asyncpg.create_pool(
+        app[dsn_key],
+        min_size=1,
+        max_size=10,
+        server_settings={"plan_cache_mode": "force_generic_plan"},
+    )
     async with pool.acquire() as conn:
         await conn.execute(SCHEMA)
     app[pool_key] = pool

@@ -90,7 +90,17 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
         min_size=1,
         max_size=size,
         init=_init_connection,
-        server_settings={"timezone": "UTC", "application_name": "chaat"},
+        server_settings={
+            "timezone": "UTC",
+            "application_name": "chaat",
+            # Plan each prepared statement once. By default PostgreSQL plans it again
+            # on every execution whenever the generic plan's estimate looks costlier,
+            # as it does for a `LIMIT $n`: a history page spent more than half its
+            # database time planning, inlining message_json() again and again. Every
+            # query here is an index lookup whatever its parameters; search, whose
+            # best plan depends on them, runs as dynamic SQL, planned each time.
+            "plan_cache_mode": "force_generic_plan",
+        },
         # A statement that takes longer is cancelled and its request answers 503: a
         # database that stops answering (frozen, cut off) costs a bounded wait.
         command_timeout=STATEMENT_TIMEOUT,

@@ -236,3 +236,37 @@ async def test_the_chat_list_of_30_chats_is_one_statement(one_connection_client,
     plan = await explain(conn, queries.chats.list_for_user.sql, alice.id, None)
     assert plan["Node Type"] == "Sort"
     assert plan["Sort Key"] == ["c.last_activity_at DESC", "c.id DESC"]
+
+
+async def test_the_server_plans_each_statement_once(client, alice, bob):
+    """PostgreSQL would plan a history page again on every request (its generic plan
+    looks costlier with `LIMIT $n`), spending more time planning than reading: the
+    server's connections keep one generic plan per statement."""
+    await befriend(client, alice, bob)
+    resp = await client.post("/v1/chats", json={"participants": ["bob"]}, headers=alice.headers)
+    chat_id = (await resp.json())["id"]
+    for n in range(8):  # PostgreSQL weighs custom plans against the generic after 5 runs
+        resp = await client.post(
+            f"/v1/chats/{chat_id}/messages", json={"body": f"m{n}"}, headers=alice.headers
+        )
+        assert resp.status == 201
+        await history(client, bob, chat_id, f"?limit={n + 1}")
+        await history(client, bob, chat_id, f"?after={n}")
+        resp = await client.get("/v1/chats", headers=bob.headers)
+        assert resp.status == 200
+
+    pool = client.app[keys.pool]
+    held = [await pool.acquire() for _ in range(pool.get_size())]
+    try:
+        plans = [
+            row
+            for conn in held
+            for row in await conn.fetch(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            )
+        ]
+    finally:
+        for conn in held:
+            await pool.release(conn)
+    assert any("seq <" in row["statement"] and row["generic_plans"] >= 8 for row in plans), plans
+    assert [row["statement"] for row in plans if row["custom_plans"]] == []
