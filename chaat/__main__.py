@@ -19,7 +19,7 @@ from typing import NoReturn
 import asyncpg
 
 from chaat import db, hub, invites, migrate, store
-from chaat.bus import LISTENER_NAME
+from chaat.bus import IDLE_LISTENER_NAME, LISTENER_NAME
 from chaat.embedded import EmbeddedError
 from chaat.server import configure_logging, database, explain, serve
 from chaat.settings import ConfigError, Settings, debug_from_env
@@ -45,7 +45,7 @@ async def _announce_revocation(conn: asyncpg.Connection, user_id: int) -> int:
     """Tell the running servers to forget the tokens they checked for this user
     (auth.py), and wait until each listener confirms, so that the change holds on every
     process once we return; answers how many did not confirm in time."""
-    listeners = await store.events.count_listeners(conn, name=LISTENER_NAME)
+    listeners = await store.events.count_listeners(conn, names=[LISTENER_NAME, IDLE_LISTENER_NAME])
     nonce = secrets.token_hex(8)
     heard: asyncio.Queue[None] = asyncio.Queue()
 

@@ -42,7 +42,13 @@ REDIS_PREFIX = "chaat:"
 RETRY_SECONDS = 1.0
 """A failed publish is dropped (the others poll meanwhile) and publishing pauses this long."""
 LISTENER_NAME = "chaat listener"
-"""The application_name of each server process's LISTEN connection (chaat.hub)."""
+"""The application_name of a server process's LISTEN connection (chaat.hub) while the
+process has open event streams: the others wake it after their commits."""
+IDLE_LISTENER_NAME = "chaat listener, no streams"
+"""Its name while the process has none: nobody wakes it."""
+STREAMS_OPENED = "streams opened"
+"""A wake-up's payload after the sender's name when its first stream opened: the others
+wake it from now on, without waiting for their next look (PEERS_CHECK_SECONDS)."""
 PEERS_CHECK_SECONDS = 1.0
 """How long the Postgres bus trusts what it last found on whether other processes listen."""
 
@@ -69,6 +75,10 @@ class Bus(Protocol):
 
     def unfollow(self, user_id: int) -> None:
         """The user's last stream on this process ended."""
+
+    async def advertise(self, listener: asyncpg.Connection) -> None:
+        """For as long as the hub's LISTEN connection lasts (cancelled when it drops): tell
+        the others through it what this process needs to hear."""
 
     async def run(self) -> None:
         """The bus's background work; runs until cancelled and survives any error."""
@@ -104,13 +114,18 @@ class _Outbox:
 
 
 class PostgresBus:
-    """Every process hears every wake-up, through the hub's LISTEN connection.
+    """Every process with open streams hears every wake-up, through the hub's LISTEN
+    connection.
 
-    A process alone on its database (the default deployment) sends none: py-spy put the
-    NOTIFY after each batch of commits at 9% of a lone server's CPU during sends. It
-    looks for other processes' LISTEN connections at most once a PEERS_CHECK_SECONDS, so
-    a process that starts may wait that long, plus one poll of its dispatcher, for the
-    events committed meanwhile, and misses the typing notices.
+    Wake-ups go only to processes whose listener is named LISTENER_NAME, those with
+    open streams, and none at all from a process alone on its database (the default
+    deployment): py-spy put the NOTIFY after each batch of commits at 9% of a lone
+    server's CPU during sends, and with two processes and no streams, each woken
+    dispatcher's read raised PostgreSQL's CPU per send by half. A process looks at the
+    others' names at most once a PEERS_CHECK_SECONDS; one whose first stream opens says
+    so (STREAMS_OPENED), so the others wake it from then on. A process that starts may
+    wait up to PEERS_CHECK_SECONDS plus one poll of its dispatcher for the events
+    committed meanwhile, and misses the typing notices.
     """
 
     def __init__(self, pool: asyncpg.Pool, *, name: str, own_listener: Callable[[], int]) -> None:
@@ -121,6 +136,8 @@ class PostgresBus:
         self._outbox = _Outbox()
         self._peers = True
         self._peers_checked = -math.inf
+        self._users: set[int] = set()
+        self._streams_changed = asyncio.Event()
 
     def publish(self, topics: Iterable[str]) -> None:
         self._outbox.add(topics)
@@ -129,10 +146,39 @@ class PostgresBus:
         self._outbox.add_live(topic, payload)
 
     def follow(self, user_id: int) -> None:
-        pass  # everyone hears everything
+        if not self._users:
+            self._streams_changed.set()
+        self._users.add(user_id)
 
     def unfollow(self, user_id: int) -> None:
-        pass
+        self._users.discard(user_id)
+        if not self._users:
+            self._streams_changed.set()
+
+    async def advertise(self, listener: asyncpg.Connection) -> None:
+        """Name the listener after whether this process has streams, announce the first
+        one, and hear the others announce theirs."""
+        await listener.add_listener(EVENTS_CHANNEL, self._on_wake_up)
+        advertised: bool | None = None
+        while True:
+            self._streams_changed.clear()
+            streams = bool(self._users)
+            if streams != advertised:
+                name = LISTENER_NAME if streams else IDLE_LISTENER_NAME
+                await store.events.name_connection(listener, name=name)
+                if streams:
+                    await store.events.notify_many(
+                        listener,
+                        channels=[EVENTS_CHANNEL],
+                        payloads=[f"{self._name} {STREAMS_OPENED}"],
+                    )
+                advertised = streams
+            await self._streams_changed.wait()
+
+    def _on_wake_up(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        sender, _, what = payload.partition(" ")
+        if what == STREAMS_OPENED and sender != self._name:
+            self._peers, self._peers_checked = True, time.monotonic()
 
     async def run(self) -> None:
         while True:
@@ -227,6 +273,9 @@ class RedisBus:
         self._users.discard(user_id)
         self._chats_of.pop(user_id, None)
         self._changed.set()
+
+    async def advertise(self, listener: asyncpg.Connection) -> None:
+        await asyncio.Future()  # Redis carries the wake-ups: nothing to say through it
 
     async def run(self) -> None:
         try:

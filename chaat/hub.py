@@ -447,7 +447,7 @@ class Hub:
                 # Whatever happened while we were not listening is in the table.
                 self._wake.set()
                 self._spawn(self._check_tokens())
-                await lost.wait()
+                await self._until_lost(conn, lost)
                 log.warning("event listener connection lost; reconnecting")
             except Exception as exc:
                 db.log_failure("event listener", exc)
@@ -461,8 +461,23 @@ class Hub:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
+    async def _until_lost(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Wait until the listener connection is lost, the bus advertising through it
+        meanwhile; a failure of the bus's (the connection broke) ends the wait too."""
+        advertising = asyncio.ensure_future(self.bus.advertise(conn))
+        losing = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait((advertising, losing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (advertising, losing):
+                task.cancel()
+            await asyncio.gather(advertising, losing, return_exceptions=True)
+        if not advertising.cancelled():
+            advertising.result()  # it ended by itself: raise what it raised
+
     def _on_events(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if payload != self._name:  # our own wake-up was handled when we sent it
+        sender, _, _ = payload.partition(" ")
+        if sender != self._name:  # our own wake-up was handled when we sent it
             self._wake.set()
 
     def _on_live(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from dataclasses import replace
@@ -546,3 +547,48 @@ async def test_a_lone_process_sends_no_wake_ups_until_another_listens(
         await asyncio.wait_for(heard.get(), 5)
     finally:
         await other.close()
+
+
+
+async def test_only_a_process_with_open_streams_is_woken(
+    client, aiohttp_client, settings, alice, bob, database_url, monkeypatch
+):
+    """Two processes on one database, as `--workers 2` runs them. One with no open
+    stream has nothing to deliver: the other sends it no wake-ups. When its first
+    stream opens it says so, and is woken from the next commit on, without waiting
+    for the other's next look at who listens."""
+    monkeypatch.setattr(bus, "PEERS_CHECK_SECONDS", 60.0)  # only the announcement can tell
+    other = await aiohttp_client(create_app(settings))
+    await befriend(client, alice, bob)
+    chat = await chat_with(client, alice, bob)
+    spy = await asyncpg.connect(database_url)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    try:
+        await spy.add_listener(bus.EVENTS_CHANNEL, lambda *args: heard.put_nowait(args[3]))
+        for _ in range(50):  # both listeners say they have no streams
+            idle = await spy.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                bus.IDLE_LISTENER_NAME,
+            )
+            if idle == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert idle == 2
+
+        await send(client, alice, chat, "nobody listens")
+        await asyncio.sleep(0.3)
+        assert heard.empty()
+
+        stream = await connect(other, bob)  # the other process's first stream
+        announcement = await asyncio.wait_for(heard.get(), 5)
+        assert announcement.endswith(f" {bus.STREAMS_OPENED}")
+        for attempt in range(5):  # once this process has heard it too
+            await send(client, alice, chat, f"bob listens {attempt}")
+            with contextlib.suppress(TimeoutError):
+                wake_up = await asyncio.wait_for(heard.get(), 1)
+                break
+        assert " " not in wake_up  # a plain wake-up: the sender's name
+        event = await stream.expect("message.created")
+        assert event["data"]["body"].startswith("bob listens")
+    finally:
+        await spy.close()

@@ -25,8 +25,12 @@ async def other_listeners(conn: Connection, *, name: str, own_pid: int) -> bool:
     return await queries.events.other_listeners(conn, name=name, own_pid=own_pid)  # type: ignore[no-any-return]
 
 
-async def count_listeners(conn: Connection, *, name: str) -> int:
-    return await queries.events.count_listeners(conn, name=name)  # type: ignore[no-any-return]
+async def count_listeners(conn: Connection, *, names: list[str]) -> int:
+    return await queries.events.count_listeners(conn, names=names)  # type: ignore[no-any-return]
+
+
+async def name_connection(conn: Connection, *, name: str) -> None:
+    await queries.events.name_connection(conn, name=name)
 
 
 async def list_settled(
