@@ -232,20 +232,24 @@ $$;
 
 -- Every event below this id is committed or will never exist. STABLE: it reads the
 -- calling statement's snapshot, so that a statement reading the events below it sees
--- every one of them (a VOLATILE SQL function would take a later snapshot of its own).
+-- every one of them (a VOLATILE function would take a later snapshot of its own).
+-- PL/pgSQL: see the API's objects below.
 CREATE FUNCTION settled_event_id() RETURNS bigint
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT (least(
-        pg_snapshot_xmax(s)::text::bigint,
-        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
-         WHERE x::xid NOT IN (
-             SELECT backend_xid FROM pg_stat_activity
-             WHERE backend_xid IS NOT NULL
-               AND (datname IS DISTINCT FROM current_database()
-                    OR backend_type <> 'client backend'))))
-        + (SELECT id_shift FROM event_horizon)) * 1024
-    FROM pg_current_snapshot() AS s
+BEGIN
+    RETURN (
+        SELECT (least(
+            pg_snapshot_xmax(s)::text::bigint,
+            (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+             WHERE x::xid NOT IN (
+                 SELECT backend_xid FROM pg_stat_activity
+                 WHERE backend_xid IS NOT NULL
+                   AND (datname IS DISTINCT FROM current_database()
+                        OR backend_type <> 'client backend'))))
+            + (SELECT id_shift FROM event_horizon)) * 1024
+        FROM pg_current_snapshot() AS s);
+END
 $$;
 
 -- Live events, kept for replay (GET /v1/events?since=). An event goes to one
@@ -291,6 +295,10 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
 
 -- The API's objects, built where the data is so that a list is one round trip.
+-- PostgreSQL inlines an SQL function whose body is one expression with no query
+-- inside (user_json, message_json): as if its text were written in place. One with a
+-- query (chat_json) is PL/pgSQL, which keeps the query's plan for the session: before
+-- PostgreSQL 18, an SQL function plans its query again on every call (migration 0015).
 CREATE FUNCTION user_json(u app_user) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -300,15 +308,18 @@ AS $$
 $$;
 
 CREATE FUNCTION friend_request_json(r friend_request) RETURNS json
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT json_build_object(
-        'id', r.id,
-        'from', (SELECT user_json(u) FROM app_user u WHERE u.id = r.from_user_id),
-        'to', (SELECT user_json(u) FROM app_user u WHERE u.id = r.to_user_id),
-        'status', r.status,
-        'created_at', rfc3339(r.created_at),
-        'responded_at', rfc3339(r.responded_at))
+BEGIN
+    RETURN (
+        SELECT json_build_object(
+            'id', r.id,
+            'from', (SELECT user_json(u) FROM app_user u WHERE u.id = r.from_user_id),
+            'to', (SELECT user_json(u) FROM app_user u WHERE u.id = r.to_user_id),
+            'status', r.status,
+            'created_at', rfc3339(r.created_at),
+            'responded_at', rfc3339(r.responded_at)));
+END
 $$;
 
 -- A message as the API shows it: the fields, in order, of the JSON object message_json()
@@ -333,23 +344,26 @@ $$;
 -- someone who is not a participant (an administrator) sees neither. A null
 -- viewer (a live event, sent to everyone in the chat) sees last_message, unread_count 0.
 CREATE FUNCTION chat_json(c chat_sesh, viewer_id bigint) RETURNS json
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT json_build_object(
-        'id', c.id, 'kind', c.kind, 'name', c.name, 'created_by', c.created_by,
-        'created_at', rfc3339(c.created_at),
-        'participants', (SELECT coalesce(json_agg(user_json(u) ORDER BY u.id), '[]')
-                         FROM chat_participant p JOIN app_user u ON u.id = p.user_id
-                         WHERE p.chat_sesh_id = c.id),
-        'last_message', (SELECT message_json(m, s)
-                         FROM message m JOIN app_user s ON s.id = m.sender_id
-                         WHERE m.chat_sesh_id = c.id AND m.seq = c.last_seq
-                           AND (viewer_id IS NULL OR me.user_id IS NOT NULL)),
-        'unread_count', coalesce((SELECT count(*) FROM message m
-                                  WHERE m.chat_sesh_id = c.id AND m.seq > me.last_read_seq
-                                    AND m.sender_id <> viewer_id), 0))
-    FROM (SELECT NULL) AS dummy
-    LEFT JOIN chat_participant me ON me.chat_sesh_id = c.id AND me.user_id = viewer_id
+BEGIN
+    RETURN (
+        SELECT json_build_object(
+            'id', c.id, 'kind', c.kind, 'name', c.name, 'created_by', c.created_by,
+            'created_at', rfc3339(c.created_at),
+            'participants', (SELECT coalesce(json_agg(user_json(u) ORDER BY u.id), '[]')
+                             FROM chat_participant p JOIN app_user u ON u.id = p.user_id
+                             WHERE p.chat_sesh_id = c.id),
+            'last_message', (SELECT message_json(m, s)
+                             FROM message m JOIN app_user s ON s.id = m.sender_id
+                             WHERE m.chat_sesh_id = c.id AND m.seq = c.last_seq
+                               AND (viewer_id IS NULL OR me.user_id IS NOT NULL)),
+            'unread_count', coalesce((SELECT count(*) FROM message m
+                                      WHERE m.chat_sesh_id = c.id AND m.seq > me.last_read_seq
+                                        AND m.sender_id <> viewer_id), 0))
+        FROM (SELECT NULL) AS dummy
+        LEFT JOIN chat_participant me ON me.chat_sesh_id = c.id AND me.user_id = viewer_id);
+END
 $$;
 
 -- The advisory locks that serialise a chat's writers, and everything two users do
@@ -411,15 +425,18 @@ AS $$ SELECT sha256(convert_to(coalesce(reply_to::text, '') || ':' || body, 'UTF
 -- A message's reactions as the API shows them (kept in message.reactions, so that
 -- reading a message needs no query of its own).
 CREATE FUNCTION reactions_json(p_message_id bigint) RETURNS json
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce(json_agg(json_build_object(
-               'emoji', e.emoji,
-               'user_ids', (SELECT json_agg(r.user_id ORDER BY r.id) FROM reaction r
-                            WHERE r.message_id = e.message_id AND r.emoji = e.emoji))
-           ORDER BY e.id), '[]')
-    FROM message_emoji e
-    WHERE e.message_id = p_message_id
+BEGIN
+    RETURN (
+        SELECT coalesce(json_agg(json_build_object(
+                   'emoji', e.emoji,
+                   'user_ids', (SELECT json_agg(r.user_id ORDER BY r.id) FROM reaction r
+                                WHERE r.message_id = e.message_id AND r.emoji = e.emoji))
+               ORDER BY e.id), '[]')
+        FROM message_emoji e
+        WHERE e.message_id = p_message_id);
+END
 $$;
 
 -- The checks every change to a message makes, after taking the chat's locks (the
