@@ -549,7 +549,6 @@ async def test_a_lone_process_sends_no_wake_ups_until_another_listens(
         await other.close()
 
 
-
 async def test_only_a_process_with_open_streams_is_woken(
     client, aiohttp_client, settings, alice, bob, database_url, monkeypatch
 ):
