@@ -107,14 +107,26 @@ class State:
         return in_group and self.is_blocked(message["sender"]["id"])
 
     def remember_chat(self, chat: Chat) -> None:
-        """Put chat first in the cache, replacing its old copy."""
-        self.chats = [chat, *(c for c in self.chats if c["id"] != chat["id"])]
+        """Put chat in the cache, replacing its old copy, before every chat whose latest
+        activity is older: an event that arrives late (after a reconnect, or just slow)
+        does not lift a chat above one that is newer."""
+        others = [c for c in self.chats if c["id"] != chat["id"]]
+        at = latest_activity(chat)
+        place = next((i for i, c in enumerate(others) if latest_activity(c) <= at), len(others))
+        self.chats = [*others[:place], chat, *others[place:]]
         self.usernames.update(p["username"] for p in chat["participants"])
         if self.open is not None and self.open.id == chat["id"]:
             self.open.label = self.label(chat)
 
     def forget_chat(self, chat_id: int) -> None:
         self.chats = [c for c in self.chats if c["id"] != chat_id]
+
+
+def latest_activity(chat: Chat) -> str:
+    """When chat last saw a message, else when it was made: an RFC 3339 time in UTC,
+    which sorts as text."""
+    last = chat.get("last_message")
+    return max(chat["created_at"], last["created_at"]) if last else chat["created_at"]
 
 
 async def refresh(client: Client, state: State, *what: str) -> None:

@@ -1,4 +1,4 @@
-"""repl.render: how chats and messages look on screen, without I/O."""
+"""repl.render: how chats and messages look on screen, and in which order, without I/O."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from chaat.repl.render import (
     message_parts,
     typing_text,
 )
+from chaat.repl.state import State
 
 
 def chat(kind: str, name: str | None, *usernames: str) -> Chat:
@@ -130,3 +131,22 @@ def test_who_is_typing() -> None:
     assert typing_text(["bob", "carol"]) == "bob and carol are typing…"
     assert typing_text(["bob", "carol", "dave"]) == "bob, carol and dave are typing…"
     assert typing_text(["bob", "carol", "dave", "erin"]) == "4 people are typing…"
+
+
+def test_a_late_message_event_does_not_lift_an_older_chat_above_a_newer_one() -> None:
+    def dated(chat_id: int, created_at: str) -> Chat:
+        made = chat("group", f"g{chat_id}", "alice", "bob")
+        return {**made, "id": chat_id, "created_at": created_at, "last_message": None}  # type: ignore[typeddict-item]
+
+    state = State()
+    direct, group = dated(1, "2026-11-30T10:00:00.000000Z"), dated(2, "2026-11-30T10:00:05.000000Z")
+    state.remember_chat(direct)
+    state.remember_chat(group)
+    # "hi" was sent before the group was made; its event comes after (a replay, a slow
+    # dispatch): the group stays first.
+    hi = {**message(1, "alice", "hi"), "chat_id": 1, "created_at": "2026-11-30T10:00:01.000000Z"}
+    state.remember_chat({**direct, "last_message": hi})  # type: ignore[typeddict-item]
+    assert [c["id"] for c in state.chats] == [2, 1]
+    later = {**hi, "seq": 2, "created_at": "2026-11-30T10:00:09.000000Z"}
+    state.remember_chat({**direct, "last_message": later})  # type: ignore[typeddict-item]
+    assert [c["id"] for c in state.chats] == [1, 2]
