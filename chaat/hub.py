@@ -355,6 +355,7 @@ class Hub:
             oldest.kick(POLICY_VIOLATION, f"more than {MOST_STREAMS} open streams for this user")
         mine[subscriber] = None
         self._joined += 1
+        self._wake.set()  # the cursor may be up to a second behind (_dispatch_forever)
         try:
             yield
         finally:
@@ -521,6 +522,13 @@ class Hub:
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
             self._wake.clear()
+            quiet_for = time.monotonic() - self._dispatched_at
+            if not self._subscribers and quiet_for < POLL_SECONDS:
+                # No stream here to deliver to: move the cursor on once a second, not
+                # after every commit. A stream that starts replays from the table up
+                # to where the stream stands, and wakes us to read the rest.
+                wait, held_since = POLL_SECONDS - quiet_for, None
+                continue
             try:
                 settling = await self._dispatch()
                 self._dispatched_at = time.monotonic()

@@ -183,6 +183,18 @@ async def test_a_failing_worker_stops_the_server(scratch_url):
     assert "too many connections" in one_line_error(done)
 
 
+def test_the_workers_share_the_request_connections():
+    """CHAAT_POOL_SIZE is the whole server's: two workers of 10 connections each put
+    PostgreSQL in more contention than one process of 10 (docs/PERFORMANCE.md)."""
+    pools = {
+        (size, workers): server.worker_settings(
+            replace(Settings(), pool_size=size, workers=workers)
+        ).pool_size
+        for size, workers in ((10, 1), (10, 2), (10, 3), (3, 4))
+    }
+    assert pools == {(10, 1): 10, (10, 2): 5, (10, 3): 4, (3, 4): server.WORKER_POOL_FLOOR}
+
+
 def _worker(settings: Settings, failures: Any) -> None:
     """In place of chaat.server.worker_main: the first worker fails at once, the others
     serve (sleep) until stopped."""
