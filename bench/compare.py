@@ -117,6 +117,8 @@ P50, P99 = Row("p50 ms", "p50"), Row("p99 ms", "p99")
 GENERATOR_CPU = Row("generator CPU %", "cpu", ratio=False)
 SERVER_CPU = Row("server CPU µs / request", "server cpu")
 POSTGRES_CPU = Row("PostgreSQL CPU µs / request", "postgres cpu")
+SERVER_CPU_PER_MESSAGE = Row("server CPU µs / message sent", "server cpu")
+POSTGRES_CPU_PER_MESSAGE = Row("PostgreSQL CPU µs / message sent", "postgres cpu")
 
 
 def search_workload(sizes: tuple[int, ...]) -> Workload:
@@ -209,6 +211,8 @@ WORKLOADS = {
             Row("deliveries lost", "lost", ".0f", ratio=False),
             Row("sends refused", "refused", ".0f", ratio=False),
             GENERATOR_CPU,
+            SERVER_CPU_PER_MESSAGE,
+            POSTGRES_CPU_PER_MESSAGE,
         ),
         (Plot("fan-out at {rate:g} msgs/s: send to receipt"),),
     ),
@@ -224,6 +228,8 @@ WORKLOADS = {
             Row("deliveries /s", "rate"),
             P99,
             GENERATOR_CPU,
+            SERVER_CPU_PER_MESSAGE,
+            POSTGRES_CPU_PER_MESSAGE,
         ),
     ),
     "login": Workload(
@@ -464,6 +470,7 @@ async def fan_out(side: Side, seconds: float, rate: float) -> Measure:
             refused += 1
 
     readers = [asyncio.create_task(receive(ws)) for ws in sockets]
+    server, postgres = CpuMeter(side.pid), CpuMeter(side.postgres_pid)
     clock = Stopwatch()
     await paced(seconds, rate, send)
     sending = clock.seconds()
@@ -472,11 +479,14 @@ async def fan_out(side: Side, seconds: float, rate: float) -> Measure:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5):
             await everything.wait()
+    delivered = max(messages - refused, 1)
     figures = {
         "rate": len(latencies) / clock.seconds(),
         "sent": (messages - refused) / sending,
         **latency_figures(latencies),
         "cpu": clock.cpu_share(),
+        "server cpu": server.seconds() / delivered * 1e6,
+        "postgres cpu": postgres.seconds() / delivered * 1e6,
         "lost": expected() - len(latencies),
         "refused": refused,
     }
