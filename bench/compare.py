@@ -21,7 +21,9 @@ that issue 9 sets, where it sets one (WORKLOADS below says what each one measure
   workload's runs: filling 1,000,000 messages takes a while.
 
 Also prints the generator's own CPU share (this process, client side): near 100% of a
-core means the generator, not the server, was the limit. --report also writes the
+core means the generator, not the server, was the limit; and for send, history and
+fan-out, the CPU time per request (or message) of the server, its workers included,
+and of PostgreSQL, every process of its cluster. --report also writes the
 figures, the machine and this command line to docs/PERFORMANCE.md and a plot of the
 latency percentiles to docs/performance.png (or to the folder given); the plot needs
 matplotlib (pip install -e '.[bench]').
