@@ -201,14 +201,18 @@ def run_workers(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, stop)
     for worker in workers:
+        if stopping:
+            break  # told to stop while starting them: start no more
         worker.start()
+        if stopping:
+            stop()  # the signal came while this one started, before stop() could see it
     failed = None
     # A worker runs until we see its sentinel fire, whatever exitcode says meanwhile: the
     # sentinel fires a moment before the exit status can be collected, so a worker that
     # read as running just after wait() could read as ended when we chose what to wait
     # for next, and drop out unseen: no failure reported, nobody stopped, and we waited
     # for the other workers forever.
-    running = list(workers)
+    running = [w for w in workers if w.pid is not None]
     while running:
         ended = wait([w.sentinel for w in running])
         for worker in [w for w in running if w.sentinel in ended]:

@@ -234,6 +234,36 @@ def test_a_worker_that_ended_before_the_watch_began_still_stops_the_server(monke
     assert [p.exitcode for p in started] == [1, -signal.SIGTERM]
 
 
+def _sleeping_worker(settings: Settings, failures: Any) -> None:
+    time.sleep(60)
+
+
+def test_a_stop_signal_while_the_workers_start_stops_those_started(monkeypatch):
+    """SIGTERM after the first of three workers started: that one is stopped, the others
+    never start, and the server ends (it used to start them, unstopped, and wait on)."""
+    start = SpawnProcess.start
+    started: list[SpawnProcess] = []
+
+    def start_then_get_a_signal(process: SpawnProcess) -> None:
+        start(process)
+        started.append(process)
+        if len(started) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by run_workers, in this process
+
+    monkeypatch.setattr(SpawnProcess, "start", start_then_get_a_signal)
+    monkeypatch.setattr(server, "worker_main", _sleeping_worker)
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    handlers = {signum: signal.getsignal(signum) for signum in signals}
+    began = time.monotonic()
+    try:
+        server.run_workers(replace(Settings(), workers=3))
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert time.monotonic() - began < 30, "a worker ran on, unstopped"
+    assert [p.exitcode for p in started] == [-signal.SIGTERM]
+
+
 def test_debug_shows_the_traceback():
     done = chaat("--debug", "serve", env={"DATABASE_URL": "localhost"})
     assert "Traceback" in done.stderr
