@@ -205,9 +205,10 @@ class PostgresBus:
             self._peers_checked = now
             try:
                 async with db.connection(self._pool) as conn:
-                    self._peers = await store.events.other_listeners(
-                        conn, name=LISTENER_NAME, own_pid=self._own_listener()
+                    others = await store.events.count_listeners(
+                        conn, names=[LISTENER_NAME], except_pid=self._own_listener()
                     )
+                    self._peers = others > 0
             except Exception as exc:
                 db.log_failure("looking for other processes", exc)
                 self._peers = True

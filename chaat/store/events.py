@@ -21,12 +21,8 @@ async def notify_many(conn: Connection, *, channels: list[str], payloads: list[s
     await queries.events.notify_many(conn, channels=channels, payloads=payloads)
 
 
-async def other_listeners(conn: Connection, *, name: str, own_pid: int) -> bool:
-    return await queries.events.other_listeners(conn, name=name, own_pid=own_pid)  # type: ignore[no-any-return]
-
-
-async def count_listeners(conn: Connection, *, names: list[str]) -> int:
-    return await queries.events.count_listeners(conn, names=names)  # type: ignore[no-any-return]
+async def count_listeners(conn: Connection, *, names: list[str], except_pid: int = 0) -> int:
+    return await queries.events.count_listeners(conn, names=names, except_pid=except_pid)  # type: ignore[no-any-return]
 
 
 async def name_connection(conn: Connection, *, name: str) -> None:

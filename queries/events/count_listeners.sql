@@ -1,7 +1,9 @@
--- name: count_listeners(names)$
--- How many server processes listen on this database: LISTEN connections by their
--- names (chaat.bus.LISTENER_NAME and IDLE_LISTENER_NAME). `chaat admin` waits for
--- each to confirm a revocation.
+-- name: count_listeners(names, except_pid)$
+-- How many server processes listen on this database: LISTEN connections named one of
+-- `names` (chaat.bus.LISTENER_NAME, IDLE_LISTENER_NAME), other than backend except_pid
+-- (0: none). The Postgres bus wakes nobody when no other process has streams; `chaat
+-- admin` waits for each to confirm a revocation.
 SELECT count(*)
 FROM pg_stat_activity
-WHERE datname = current_database() AND application_name = ANY(:names::text[]);
+WHERE datname = current_database() AND application_name = ANY(:names::text[])
+  AND pid <> :except_pid;
