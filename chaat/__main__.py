@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
 import sys
 import traceback
@@ -19,7 +18,6 @@ from typing import NoReturn
 import asyncpg
 
 from chaat import db, hub, invites, migrate, store
-from chaat.bus import IDLE_LISTENER_NAME, LISTENER_NAME
 from chaat.embedded import EmbeddedError
 from chaat.server import configure_logging, database, explain, serve
 from chaat.settings import ConfigError, Settings, debug_from_env
@@ -38,46 +36,19 @@ async def _upgraded_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-REVOCATION_CONFIRM_SECONDS = 5.0
-
-
-async def _announce_revocation(conn: asyncpg.Connection, user_id: int) -> int:
-    """Tell the running servers to forget the tokens they checked for this user
-    (auth.py), and wait until each listener confirms, so that the change holds on every
-    process once we return; answers how many did not confirm in time."""
-    listeners = await store.events.count_listeners(conn, names=[LISTENER_NAME, IDLE_LISTENER_NAME])
-    nonce = secrets.token_hex(8)
-    heard: asyncio.Queue[None] = asyncio.Queue()
-
-    def on_heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-        if payload == nonce:
-            heard.put_nowait(None)
-
-    await conn.add_listener(hub.TOKENS_HEARD_CHANNEL, on_heard)
-    payload = f"{user_id} {nonce} confirm"
-    await store.events.notify_many(conn, channels=[hub.TOKENS_CHANNEL], payloads=[payload])
-    confirmed = 0
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(REVOCATION_CONFIRM_SECONDS):
-            while confirmed < listeners:
-                await heard.get()
-                confirmed += 1
-    await conn.remove_listener(hub.TOKENS_HEARD_CHANNEL, on_heard)
-    return listeners - confirmed
-
-
 async def _set_admin(settings: Settings, username: str, is_admin: bool) -> int:
     async with _upgraded_pool(settings) as pool, db.connection(pool) as conn:
         user_id = await store.users.set_admin(conn, username=username, is_admin=is_admin)
         if user_id is not None:
-            unconfirmed = await _announce_revocation(conn, user_id)
+            unconfirmed = await hub.announce_revocation(conn, user_id)
     if user_id is None:
         print(f"chaat: no such user: {username}", file=sys.stderr)
         return 1
     if unconfirmed:
         print(
             f"chaat: {unconfirmed} server process(es) did not confirm within"
-            f" {REVOCATION_CONFIRM_SECONDS:.0f} s; they catch up when their listener reconnects",
+            f" {hub.REVOCATION_CONFIRM_SECONDS:.0f} s; they catch up when their listener"
+            " reconnects",
             file=sys.stderr,
         )
     print(f"{username} is {'now' if is_admin else 'no longer'} an administrator")

@@ -38,13 +38,21 @@ from typing import Any, ClassVar, Protocol
 import asyncpg
 
 from chaat import db, store
-from chaat.bus import EVENTS_CHANNEL, LISTENER_NAME, LIVE_CHANNEL, Bus, PostgresBus, RedisBus
+from chaat.bus import (
+    EVENTS_CHANNEL,
+    IDLE_LISTENER_NAME,
+    LISTENER_NAME,
+    LIVE_CHANNEL,
+    Bus,
+    PostgresBus,
+    RedisBus,
+)
 
 log = logging.getLogger(__name__)
 
 TOKENS_CHANNEL = "chaat_tokens"
 TOKENS_HEARD_CHANNEL = "chaat_tokens_heard"
-"""Where listeners confirm a revocation that asked for it (`chaat admin`): its nonce."""
+"""Where listeners confirm a revocation (announce_revocation): its nonce."""
 BATCH = 500
 POLL_SECONDS = 1.0
 TOKEN_CHECK_SECONDS = 30.0
@@ -54,8 +62,8 @@ SETTLE_SECONDS = 0.005
 HELD_WARNING_SECONDS = 10.0
 STALL_SECONDS = 10.0
 """/v1/health reports live events stalled past this (the dispatcher polls every second)."""
-REVOCATION_ECHO_SECONDS = 0.5
-"""How long a revocation waits to hear its own notification come back."""
+REVOCATION_CONFIRM_SECONDS = 5.0
+"""How long a revocation waits for every process's listener to confirm it."""
 
 # Close codes a client sees (WebSocket); SSE streams simply end.
 POLICY_VIOLATION = 1008
@@ -85,20 +93,48 @@ def wake_all(topics: Iterable[str]) -> None:
 
 async def revoke_tokens(pool: asyncpg.Pool, user_id: int) -> None:
     """Some of a user's tokens were revoked (committed): this process forgets it checked
-    them and closes their streams now, and tells the others; we answer once our own
-    listener heard it back, so theirs have it too."""
-    hubs = list(_hubs)
-    for hub in hubs:
+    them and closes their streams now, and we answer once every process confirmed it
+    did the same (announce_revocation)."""
+    for hub in list(_hubs):
         hub.tokens_revoked(user_id)
-    nonce = secrets.token_hex(8)
-    heard = [hub.await_notification(nonce) for hub in hubs]
     async with db.connection(pool) as conn:
-        await store.events.notify_many(
-            conn, channels=[TOKENS_CHANNEL], payloads=[f"{user_id} {nonce}"]
+        unconfirmed = await announce_revocation(conn, user_id)
+    if unconfirmed:
+        log.warning(
+            "%d server process(es) did not confirm a revocation within %.0f s",
+            unconfirmed,
+            REVOCATION_CONFIRM_SECONDS,
         )
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(REVOCATION_ECHO_SECONDS):
-            await asyncio.gather(*heard)
+
+
+async def announce_revocation(conn: asyncpg.Connection, user_id: int) -> int:
+    """Tell every server process to forget the tokens it checked for this user
+    (security.CheckedTokens) and close their streams, and wait until each one's listener
+    confirms, so that the change holds everywhere once we return. Answers how many did
+    not confirm in time: a process whose listener is gone trusts no checked token until
+    it listens again, and one that is stuck catches up when it runs again."""
+    names = [LISTENER_NAME, IDLE_LISTENER_NAME]
+    listeners = await store.events.count_listeners(conn, names=names)
+    nonce = secrets.token_hex(8)
+    heard: asyncio.Queue[None] = asyncio.Queue()
+
+    def on_heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload == nonce:
+            heard.put_nowait(None)
+
+    await conn.add_listener(TOKENS_HEARD_CHANNEL, on_heard)
+    try:
+        payload = f"{user_id} {nonce} confirm"
+        await store.events.notify_many(conn, channels=[TOKENS_CHANNEL], payloads=[payload])
+        confirmed = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REVOCATION_CONFIRM_SECONDS):
+                while confirmed < listeners:
+                    await heard.get()
+                    confirmed += 1
+    finally:
+        await conn.remove_listener(TOKENS_HEARD_CHANNEL, on_heard)
+    return listeners - confirmed
 
 
 def frame(event_id: int | None, type: str, data: str) -> str:
@@ -252,7 +288,6 @@ class Hub:
                 delivery_pool, name=self._name, own_listener=lambda: self._listener_pid
             )
         )
-        self._echoes: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = asyncio.Event()
         """Set while the LISTEN connection is up (tests wait for it)."""
@@ -303,16 +338,6 @@ class Hub:
         """New events committed here: dispatch them, and wake the other processes."""
         self._wake.set()
         self.bus.publish(topics)
-
-    def await_notification(self, nonce: str) -> asyncio.Future[None]:
-        """Resolved when our listener hears a tokens notification carrying nonce."""
-        future = asyncio.get_running_loop().create_future()
-        if not self.listening.is_set():
-            future.set_result(None)  # nothing to wait for: the others poll meanwhile
-        else:
-            self._echoes[nonce] = future
-            future.add_done_callback(lambda _: self._echoes.pop(nonce, None))
-        return future
 
     def send_live(self, topic: str, user_ids: list[int], type: str, data: str) -> None:
         """A live-only event (data: JSON text) to these users' streams, on every process;
@@ -487,13 +512,10 @@ class Hub:
             self._hear_live(event)
 
     def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        """Payload: "<user id> <nonce>", and " confirm" when another program (`chaat
-        admin`) waits to hear from every listener that the user's tokens are forgotten."""
+        """Payload: "<user id> <nonce>", and " confirm" when the revoking process waits to
+        hear from every listener that the user's tokens are forgotten (announce_revocation)."""
         user, _, nonce = payload.partition(" ")
         nonce, _, confirm = nonce.partition(" ")
-        echo = self._echoes.get(nonce)
-        if echo is not None and not echo.done():
-            echo.set_result(None)
         if user.isdigit():
             self._revocations.revoked(int(user))
             if int(user) in self._subscribers:

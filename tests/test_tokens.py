@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import argon2
+import asyncpg
 from conftest import PASSWORD, User, error_of, problem_fields, sign_up
 
+from chaat import hub
 from chaat.app import create_app
+from chaat.bus import LISTENER_NAME
 from chaat.security import Tokens
 
 
@@ -127,6 +132,60 @@ async def test_a_revoked_token_stops_working_on_every_server_process(
     assert await works(other_process, alice)
     assert (await client.delete("/v1/tokens/current", headers=alice.headers)).status == 204
     assert not await works(other_process, alice)
+
+
+async def other_process_listener(database_url: str, *, confirm_after: float | None):
+    """What another server process's listener does with a revocation: it confirms
+    after confirm_after seconds (never with None). Answers its connection and the
+    user ids it heard of."""
+    conn = await asyncpg.connect(database_url, server_settings={"application_name": LISTENER_NAME})
+    heard: list[str] = []
+    confirming: set[asyncio.Task[None]] = set()
+
+    async def confirm(nonce: str) -> None:
+        await asyncio.sleep(confirm_after or 0)
+        await conn.execute("SELECT pg_notify($1, $2)", hub.TOKENS_HEARD_CHANNEL, nonce)
+
+    def on_revocation(_conn, _pid, _channel, payload: str) -> None:
+        user_id, nonce, _ = payload.split(" ")
+        heard.append(user_id)
+        if confirm_after is not None:
+            task = asyncio.ensure_future(confirm(nonce))
+            confirming.add(task)
+            task.add_done_callback(confirming.discard)
+
+    await conn.add_listener(hub.TOKENS_CHANNEL, on_revocation)
+    return conn, heard
+
+
+async def test_logging_out_answers_once_every_process_confirmed(settings, client, alice):
+    other, heard = await other_process_listener(settings.database_url, confirm_after=0.5)
+    try:
+        started = time.monotonic()
+        assert (await client.delete("/v1/tokens/current", headers=alice.headers)).status == 204
+        assert time.monotonic() - started >= 0.5
+        assert heard == [str(alice.id)]
+    finally:
+        await other.close()
+
+
+async def test_a_process_that_never_confirms_delays_a_revocation_but_does_not_block_it(
+    settings, client, alice, monkeypatch, caplog
+):
+    monkeypatch.setattr(hub, "REVOCATION_CONFIRM_SECONDS", 0.3)
+    other, heard = await other_process_listener(settings.database_url, confirm_after=None)
+    try:
+        with caplog.at_level(logging.WARNING, logger="chaat.hub"):
+            resp = await client.put(
+                "/v1/users/me/password",
+                json={"old_password": PASSWORD, "new_password": "another long password 2"},
+                headers=alice.headers,
+            )
+        assert resp.status == 204, await resp.text()
+        assert heard == [str(alice.id)]
+        assert "1 server process(es) did not confirm a revocation" in caplog.text
+    finally:
+        await other.close()
 
 
 async def test_a_revoked_token_cannot_revoke_again(client, alice):
