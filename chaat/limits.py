@@ -97,6 +97,27 @@ ROUTES: dict[tuple[str, str], str] = {
 """The requests that spend a limit (method, route), once authenticated and parsed;
 logins spend theirs in chaat.users.log_in, only when they fail."""
 
+SPENT_BY_THE_HANDLER = frozenset({("POST", "/v1/chats/{chat_id}/messages")})
+"""Routes of ROUTES whose handler spends the limit in the very statement that does the
+work (Limiter.terms), so that a send stays one round trip; the middleware leaves them."""
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What spending one unit takes, for a statement that spends it itself (take_rate)."""
+
+    key: str
+    burst: int
+    period_seconds: float
+
+
+def refusal(name: str, wait: float) -> errors.RateLimited:
+    """The 429 for limit `name` when a unit is back in `wait` seconds."""
+    retry_after = math.ceil(wait)
+    return errors.RateLimited(
+        f"Too many {LIMITS[name].what}; try again in {retry_after} s.", retry_after=retry_after
+    )
+
 
 class Limiter:
     """Spends and gives back units of the limits in force; rates None: no limits."""
@@ -107,19 +128,20 @@ class Limiter:
 
     async def spend(self, name: str, who: str | int) -> None:
         """Count one against `who` (a user id or a client address), or raise 429."""
-        rate = self._rate(name)
-        if rate is None:
+        terms = self.terms(name, who)
+        if terms is None:
             return
         async with db.connection(self._pool) as conn:
             wait = await store.rate_limits.take(
-                conn, key=f"{name}:{who}", burst=rate.count, period_seconds=rate.period
+                conn, key=terms.key, burst=terms.burst, period_seconds=terms.period_seconds
             )
         if wait > 0:
-            retry_after = math.ceil(wait)
-            raise errors.RateLimited(
-                f"Too many {LIMITS[name].what}; try again in {retry_after} s.",
-                retry_after=retry_after,
-            )
+            raise refusal(name, wait)
+
+    def terms(self, name: str, who: str | int) -> Terms | None:
+        """What spending one unit of `name` against `who` takes; None when it is off."""
+        rate = self._rate(name)
+        return None if rate is None else Terms(f"{name}:{who}", rate.count, rate.period)
 
     async def give_back(self, name: str, who: str | int) -> None:
         """Return one unit spent on something that turned out not to count."""

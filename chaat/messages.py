@@ -7,11 +7,11 @@ import json
 import asyncpg
 from asyncpg import Connection
 
-from chaat import access, blocks, bus, db, errors, events, store, users
+from chaat import access, blocks, bus, db, errors, events, limits, store, users
 from chaat.auth import Caller
 from chaat.db import JsonText
 from chaat.hub import Hub
-from chaat.limits import Throttle
+from chaat.limits import Limiter, Terms, Throttle
 from chaat.validation import MAX_ID
 
 
@@ -23,16 +23,26 @@ async def append(
     body: str,
     client_id: str | None,
     reply_to: int | None = None,
+    rate: Terms | None = None,
 ) -> tuple[JsonText, bool]:
     """Store a message in a chat the caller may write to: (message, whether it is new).
 
-    One statement (send_message in schema.sql) takes the chat's lock, checks who may
-    write, numbers the message and records its message.created event. A retried
-    client_id answers the first message and records nothing.
+    One statement (send_message in schema.sql) spends a unit of `rate` if given (429
+    when none is left), takes the chat's lock, checks who may write, numbers the
+    message and records its message.created event. A retried client_id answers the
+    first message and records nothing.
     """
     sent = await store.messages.send(
-        conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id, reply_to=reply_to
+        conn,
+        chat_id=chat_id,
+        sender_id=me.id,
+        body=body,
+        client_id=client_id,
+        reply_to=reply_to,
+        rate=rate,
     )
+    if sent["wait"] > 0:
+        raise limits.refusal("message", sent["wait"])
     _raise_refusal(sent["outcome"], stranger=sent["stranger"])
     if sent["outcome"] == "bad_reply_to":
         raise errors.ValidationError(
@@ -75,6 +85,7 @@ def _raise_refusal(
 async def send(
     pool: asyncpg.Pool,
     me: Caller,
+    limiter: Limiter,
     *,
     chat_id: int,
     body: str,
@@ -83,10 +94,14 @@ async def send(
 ) -> tuple[JsonText, bool]:
     """Send to a chat: (message, whether it is new; a retried client_id is not).
 
-    One round trip: send_message is a statement of its own, hence its own transaction.
+    One round trip, the rate limit's unit spent in it (limits.SPENT_BY_THE_HANDLER): a
+    statement of its own, hence its own transaction.
     """
+    rate = limiter.terms("message", me.id)
     async with db.connection(pool) as conn:
-        return await append(conn, me, chat_id, body=body, client_id=client_id, reply_to=reply_to)
+        return await append(
+            conn, me, chat_id, body=body, client_id=client_id, reply_to=reply_to, rate=rate
+        )
 
 
 async def get(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> JsonText:

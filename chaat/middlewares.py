@@ -180,8 +180,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 async def limit_rate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Spend the request's rate limit (limits.ROUTES), if it has one: per user, or per
     client address for those made before logging in."""
-    name = limits.ROUTES.get(_route(request))  # type: ignore[arg-type]
-    if name is not None:
+    route = _route(request)
+    name = limits.ROUTES.get(route)  # type: ignore[arg-type]
+    if name is not None and route not in limits.SPENT_BY_THE_HANDLER:
         limit = limits.LIMITS[name]
         who = auth.client_address(request) if limit.per_address else request[keys.current_user].id
         await request.app[keys.limiter].spend(name, who)

@@ -120,6 +120,21 @@ async def test_sends_and_edits_have_a_burst_then_a_steady_rate(limited, conn):
     assert (await client.patch(f"{url}/1", json={"body": "x"}, headers=alice.headers)).status == 200
 
 
+async def test_a_send_over_the_limit_answers_429_before_its_own_errors(limited, conn):
+    """A send spends its unit in the statement that sends; one refused before it gets
+    there (a bad body, a bad chat id) spends it too, and 429 still ranks first."""
+    client = await limited(message=Rate(2, 3600))
+    alice, bob = await sign_up(client, "alice"), await sign_up(client, "bob")
+    await befriend(client, alice, bob)
+    url = f"/v1/chats/{(await new_chat(client, alice, ['bob']))['id']}/messages"
+    assert (await client.post(url, json={"body": ""}, headers=alice.headers)).status == 422
+    assert (await client.post(url, json={"body": "hi"}, headers=alice.headers)).status == 201
+    for path, body in ((url, {"body": "hi"}), (url, {"body": ""}), ("/v1/chats/x/messages", {})):
+        resp = await client.post(path, json=body, headers=alice.headers)
+        assert await error_of(resp) == (429, "rate_limited")
+    assert await conn.fetchval("SELECT count(*) FROM message") == 1
+
+
 async def test_limits_hold_across_server_processes(aiohttp_client, settings):
     """Two apps on one database share the counts: they are kept in PostgreSQL."""
     both = replace(settings, rate_limits=rates(signup=Rate(3, 3600)), trusted_proxies=PROXY)

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from conftest import PASSWORD, befriend, sign_up, start_chaat
 
-from chaat import keys
+from chaat import keys, limits
 from chaat.app import create_app
 from chaat.db import queries
 
@@ -24,10 +24,13 @@ HUB = {
 }
 
 
-@pytest.fixture
-async def watched(aiohttp_client, settings):
-    """A client whose server has one pool connection, and the statements it runs."""
-    client = await aiohttp_client(create_app(replace(settings, pool_size=1)))
+@pytest.fixture(params=[None, limits.DEFAULT_RATES], ids=["limits off", "limits on"])
+async def watched(request, aiohttp_client, settings):
+    """A client whose server has one pool connection, and the statements it runs; with
+    the rate limits off, then on (their default rates)."""
+    client = await aiohttp_client(
+        create_app(replace(settings, pool_size=1, rate_limits=request.param))
+    )
     statements: list[str] = []
     async with client.app[keys.pool].acquire() as conn:
         conn.add_query_logger(lambda record: statements.append(record.query))

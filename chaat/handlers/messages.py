@@ -79,11 +79,20 @@ class MarkRead(Body):
 
 
 async def send(request: web.Request) -> web.Response:
-    payload = parse_body(request, SendInChat)
+    me, limiter = request[keys.current_user], request.app[keys.limiter]
+    try:
+        payload = parse_body(request, SendInChat)
+        chat_id = path_id(request, "chat_id")
+    except errors.ChaatError:
+        # The send itself spends the rate limit (limits.SPENT_BY_THE_HANDLER); a refused
+        # request spends it here, where 429 still ranks before its own errors.
+        await limiter.spend("message", me.id)
+        raise
     message, created = await messages.send(
         request.app[keys.pool],
-        request[keys.current_user],
-        chat_id=path_id(request, "chat_id"),
+        me,
+        limiter,
+        chat_id=chat_id,
         body=payload.body,
         client_id=payload.client_id,
         reply_to=payload.reply_to,

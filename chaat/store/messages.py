@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asyncpg import Connection, Record
 
 from chaat.db import JsonText, queries
+
+if TYPE_CHECKING:
+    from chaat.limits import Terms
 
 JSON = dict[str, Any]
 
@@ -19,11 +22,15 @@ async def send(
     body: str,
     client_id: str | None,
     reply_to: int | None,
+    rate: Terms | None,
 ) -> Record:
-    """outcome (sent, repeated, client_id_conflict, bad_reply_to, not_found, not_friends),
-    message, stranger."""
+    """wait (> 0: the rate limit is spent, nothing was sent), outcome (sent, repeated,
+    client_id_conflict, bad_reply_to, not_found, not_friends), message, stranger."""
     return await queries.messages.send(
         conn,
+        rate_key=rate and rate.key,
+        burst=rate and rate.burst,
+        period_seconds=rate and rate.period_seconds,
         chat_id=chat_id,
         sender_id=sender_id,
         body=body,
