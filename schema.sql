@@ -749,7 +749,6 @@ $$;
 
 -- A send that first spends a unit of the sender's rate limit, in the same round trip:
 -- wait as take_rate() answers it, and when it is above 0 nothing is sent (no outcome).
--- A null p_rate_key: no limit (limits are off).
 CREATE FUNCTION send_message_within_rate(
     p_rate_key text, p_burst integer, p_period interval,
     p_chat_id bigint, p_sender_id bigint, p_body text, p_client_id text, p_reply_to bigint,
@@ -757,7 +756,7 @@ CREATE FUNCTION send_message_within_rate(
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-    wait := CASE WHEN p_rate_key IS NULL THEN 0 ELSE take_rate(p_rate_key, p_burst, p_period) END;
+    wait := take_rate(p_rate_key, p_burst, p_period);
     IF wait = 0 THEN
         SELECT * INTO outcome, message, stranger
         FROM send_message(p_chat_id, p_sender_id, p_body, p_client_id, p_reply_to);

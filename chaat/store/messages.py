@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from asyncpg import Connection, Record
@@ -23,14 +24,24 @@ async def send(
     client_id: str | None,
     reply_to: int | None,
     rate: Terms | None,
-) -> Record:
+) -> Mapping[str, Any]:
     """wait (> 0: the rate limit is spent, nothing was sent), outcome (sent, repeated,
     client_id_conflict, bad_reply_to, not_found, not_friends), message, stranger."""
-    return await queries.messages.send(
+    if rate is None:
+        sent = await queries.messages.send(
+            conn,
+            chat_id=chat_id,
+            sender_id=sender_id,
+            body=body,
+            client_id=client_id,
+            reply_to=reply_to,
+        )
+        return {"wait": 0, **sent}
+    return await queries.messages.send_within_rate(  # type: ignore[no-any-return]
         conn,
-        rate_key=rate and rate.key,
-        burst=rate and rate.burst,
-        period_seconds=rate and rate.period_seconds,
+        rate_key=rate.key,
+        burst=rate.burst,
+        period_seconds=rate.period_seconds,
         chat_id=chat_id,
         sender_id=sender_id,
         body=body,
