@@ -218,3 +218,58 @@ async def test_after_postgresql_restarts_new_ids_start_above_every_old_one(clien
     assert await conn.fetchval("SELECT id_shift FROM event_horizon") == shift + 1_000_000
     assert ids[0] > before + 1_000_000 * 1024 - 2**20
     assert await conn.fetchval("SELECT started_at = pg_postmaster_start_time() FROM event_horizon")
+
+
+async def open_write_transaction(database_url: str) -> asyncpg.Connection:
+    """A connection holding a transaction open with a transaction id, as a long write
+    (a migration, a batch job) would."""
+    conn = await asyncpg.connect(database_url)
+    await conn.execute("BEGIN")
+    await conn.fetchval("SELECT pg_current_xact_id()")  # gives it a transaction id
+    return conn
+
+
+async def chat_with_listener(client) -> tuple[str, User, aiohttp.ClientWebSocketResponse]:
+    alice, bob = await sign_up(client, "alice"), await sign_up(client, "bob")
+    await befriend(client, alice, bob)
+    resp = await client.post("/v1/chats", json={"participants": ["bob"]}, headers=alice.headers)
+    ws = await client.ws_connect("/v1/events", headers=bob.headers)
+    assert json.loads((await ws.receive(timeout=5)).data)["type"] == "ready"
+    return f"/v1/chats/{(await resp.json())['id']}/messages", alice, ws
+
+
+async def test_a_transaction_open_in_another_database_holds_no_event_back(client, server_url):
+    """settled_event_id() leaves out the transactions of the cluster's other databases:
+    only Chaat's own writers can still commit an event below the settled id."""
+    path, alice, ws = await chat_with_listener(client)
+    elsewhere = await open_write_transaction(server_url)
+    try:
+        resp = await client.post(path, json={"body": "hello"}, headers=alice.headers)
+        assert resp.status == 201
+        event = json.loads((await ws.receive(timeout=5)).data)
+        assert event["type"] == "message.created"
+        assert event["data"]["body"] == "hello"
+    finally:
+        await elsewhere.close()
+        await ws.close()
+
+
+async def test_a_transaction_open_in_chaats_database_holds_events_until_it_ends(
+    client, database_url
+):
+    """One of Chaat's own could still write an event with a smaller id: events after it
+    wait (nothing can arrive out of order), and flow as soon as it ends."""
+    path, alice, ws = await chat_with_listener(client)
+    writer = await open_write_transaction(database_url)
+    try:
+        resp = await client.post(path, json={"body": "hello"}, headers=alice.headers)
+        assert resp.status == 201
+        with pytest.raises(TimeoutError):
+            await ws.receive(timeout=1.5)
+        await writer.execute("ROLLBACK")
+        event = json.loads((await ws.receive(timeout=5)).data)
+        assert event["type"] == "message.created"
+        assert event["data"]["body"] == "hello"
+    finally:
+        await writer.close()
+        await ws.close()
