@@ -233,22 +233,27 @@ $$;
 -- Every event below this id is committed or will never exist. STABLE: it reads the
 -- calling statement's snapshot, so that a statement reading the events below it sees
 -- every one of them (a VOLATILE function would take a later snapshot of its own).
--- PL/pgSQL: see the API's objects below.
+-- The running transactions of the cluster's other databases, and of its background
+-- processes, write no event of ours and are left out; pg_stat_get_activity() is read
+-- only when some transaction is running, and without pg_stat_activity's joins.
 CREATE FUNCTION settled_event_id() RETURNS bigint
 LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    s pg_snapshot := pg_current_snapshot();
+    horizon bigint := pg_snapshot_xmax(s)::text::bigint;
 BEGIN
-    RETURN (
-        SELECT (least(
-            pg_snapshot_xmax(s)::text::bigint,
-            (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
-             WHERE x::xid NOT IN (
-                 SELECT backend_xid FROM pg_stat_activity
-                 WHERE backend_xid IS NOT NULL
-                   AND (datname IS DISTINCT FROM current_database()
-                        OR backend_type <> 'client backend'))))
-            + (SELECT id_shift FROM event_horizon)) * 1024
-        FROM pg_current_snapshot() AS s);
+    IF pg_snapshot_xmin(s) <> pg_snapshot_xmax(s) THEN
+        horizon := least(horizon, (
+            SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+            WHERE x::xid NOT IN (
+                SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a
+                WHERE a.backend_xid IS NOT NULL
+                  AND (a.datid IS DISTINCT FROM (SELECT oid FROM pg_database
+                                                 WHERE datname = current_database())
+                       OR a.backend_type <> 'client backend'))));
+    END IF;
+    RETURN (horizon + (SELECT id_shift FROM event_horizon)) * 1024;
 END
 $$;
 
