@@ -481,14 +481,14 @@ async def fan_out(side: Side, seconds: float, rate: float) -> Measure:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5):
             await everything.wait()
-    delivered = max(messages - refused, 1)
+    accepted = max(messages - refused, 1)
     figures = {
         "rate": len(latencies) / clock.seconds(),
         "sent": (messages - refused) / sending,
         **latency_figures(latencies),
         "cpu": clock.cpu_share(),
-        "server cpu": server.seconds() / delivered * 1e6,
-        "postgres cpu": postgres.seconds() / delivered * 1e6,
+        "server cpu": server.seconds() / accepted * 1e6,
+        "postgres cpu": postgres.seconds() / accepted * 1e6,
         "lost": expected() - len(latencies),
         "refused": refused,
     }

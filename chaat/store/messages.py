@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from asyncpg import Connection, Record
@@ -24,11 +23,11 @@ async def send(
     client_id: str | None,
     reply_to: int | None,
     rate: Terms | None,
-) -> Mapping[str, Any]:
+) -> Record:
     """wait (> 0: the rate limit is spent, nothing was sent), outcome (sent, repeated,
     client_id_conflict, bad_reply_to, not_found, not_friends), message, stranger."""
     if rate is None:
-        sent = await queries.messages.send(
+        return await queries.messages.send(
             conn,
             chat_id=chat_id,
             sender_id=sender_id,
@@ -36,8 +35,7 @@ async def send(
             client_id=client_id,
             reply_to=reply_to,
         )
-        return {"wait": 0, **sent}
-    return await queries.messages.send_within_rate(  # type: ignore[no-any-return]
+    return await queries.messages.send_within_rate(
         conn,
         rate_key=rate.key,
         burst=rate.burst,
