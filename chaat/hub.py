@@ -27,6 +27,7 @@ import collections
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 import weakref
@@ -57,6 +58,10 @@ BATCH = 500
 POLL_SECONDS = 1.0
 TOKEN_CHECK_SECONDS = 30.0
 PRUNE_SECONDS = 600.0
+READ_GAP_SECONDS = 0.004
+"""The dispatcher's reads are at least this far apart: at 200 messages a second into one
+chat it reads after each, at 1,000 about one read serves four (bench/compare.py
+fan-out-max: 15% less CPU per message for the server and for PostgreSQL)."""
 SETTLE_SECONDS = 0.005
 """First look again this soon when committed events wait for an earlier transaction."""
 HELD_WARNING_SECONDS = 10.0
@@ -537,12 +542,17 @@ class Hub:
     async def _dispatch_forever(self) -> None:
         wait = POLL_SECONDS
         held_since: float | None = None
+        read_at = -math.inf
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
             # the cancellation that stop() sends, and the hub would never stop.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
+            # Under load, read at most once a READ_GAP_SECONDS: one read then serves
+            # every message committed meanwhile, instead of one read each.
+            if (early := read_at + READ_GAP_SECONDS - time.monotonic()) > 0:
+                await asyncio.sleep(early)
             self._wake.clear()
             quiet_for = time.monotonic() - self._dispatched_at
             if not self._subscribers and quiet_for < POLL_SECONDS:
@@ -551,6 +561,7 @@ class Hub:
                 # to where the stream stands, and wakes us to read the rest.
                 wait, held_since = POLL_SECONDS - quiet_for, None
                 continue
+            read_at = time.monotonic()
             try:
                 settling = await self._dispatch()
                 self._dispatched_at = time.monotonic()
