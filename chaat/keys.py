@@ -14,6 +14,7 @@ from chaat.settings import Settings
 
 if TYPE_CHECKING:
     from chaat.auth import Caller  # noqa: F401 (chaat.auth imports this module)
+    from chaat.messages import Sends  # noqa: F401 (and so does chaat.messages, through it)
 
 settings = web.AppKey("settings", Settings)
 pool = web.AppKey("pool", asyncpg.Pool)
@@ -22,6 +23,7 @@ tokens = web.AppKey("tokens", Tokens)
 hub = web.AppKey("hub", Hub)
 typing_notices = web.AppKey("typing_notices", Throttle)
 limiter = web.AppKey("limiter", Limiter)
+sends = web.AppKey["Sends"]("sends")
 checked_tokens = web.AppKey("checked_tokens", CheckedTokens["Caller"])
 
 current_user = web.RequestKey["Caller"]("current_user")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass
 
 import asyncpg
 from asyncpg import Connection
@@ -23,34 +25,30 @@ async def append(
     body: str,
     client_id: str | None,
     reply_to: int | None = None,
-    rate: Terms | None = None,
 ) -> tuple[JsonText, bool]:
-    """Store a message in a chat the caller may write to: (message, whether it is new).
+    """Store a message in a chat the caller may write to, in the caller's transaction:
+    (message, whether it is new).
 
-    One statement (send_message in schema.sql) spends a unit of `rate` if given (429
-    when none is left), takes the chat's lock, checks who may write, numbers the
-    message and records its message.created event. A retried client_id answers the
-    first message and records nothing.
+    One statement (send_message in schema.sql) takes the chat's lock, checks who may
+    write, numbers the message and records its message.created event. A retried
+    client_id answers the first message and records nothing.
     """
     sent = await store.messages.send(
-        conn,
-        chat_id=chat_id,
-        sender_id=me.id,
-        body=body,
-        client_id=client_id,
-        reply_to=reply_to,
-        rate=rate,
+        conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id, reply_to=reply_to
     )
-    if sent["wait"] > 0:
-        raise limits.refusal("message", sent["wait"])
+    if sent["outcome"] == "sent":
+        events.wake_chat_after_commit(conn, chat_id)
+    return _answer(sent, reply_to)
+
+
+def _answer(sent: asyncpg.Record, reply_to: int | None) -> tuple[JsonText, bool]:
+    """What a send answered: (message, whether it is new), or the API error it means."""
     _raise_refusal(sent["outcome"], stranger=sent["stranger"])
     if sent["outcome"] == "bad_reply_to":
         raise errors.ValidationError(
             "reply_to must be the seq of a message in this chat.",
             [{"field": "reply_to", "problem": "no such message in this chat", "value": reply_to}],
         )
-    if sent["outcome"] == "sent":
-        events.wake_chat_after_commit(conn, chat_id)
     return sent["message"], sent["outcome"] == "sent"
 
 
@@ -82,26 +80,104 @@ def _raise_refusal(
             )
 
 
-async def send(
-    pool: asyncpg.Pool,
-    me: Caller,
-    limiter: Limiter,
-    *,
-    chat_id: int,
-    body: str,
-    client_id: str | None,
-    reply_to: int | None,
-) -> tuple[JsonText, bool]:
-    """Send to a chat: (message, whether it is new; a retried client_id is not).
+@dataclass(eq=False)
+class _Outgoing:
+    """One send waiting in its chat's queue (Sends)."""
 
-    One round trip, the rate limit's unit spent in it (limits.SPENT_BY_THE_HANDLER): a
-    statement of its own, hence its own transaction.
+    sender_id: int
+    body: str
+    client_id: str | None
+    reply_to: int | None
+    rate: Terms | None
+    answer: asyncio.Future[asyncpg.Record]
+
+
+class Sends:
+    """Sends to chats (POST /v1/chats/{id}/messages), in batches: the sends that arrive
+    for a chat while its last batch is on its way to the database wait for it, then go
+    together, in one statement and one commit (send_messages in schema.sql), in the
+    order they came; Synapse persists a room's events the same way.
+
+    A chat takes its sends one at a time anyway: its lock, held until commit, numbers
+    them. Sent one by one, each would pay a round trip, a statement and a WAL flush
+    while the others wait for that lock. A send to a quiet chat goes at once, alone.
     """
-    rate = limiter.terms("message", me.id)
-    async with db.connection(pool) as conn:
-        return await append(
-            conn, me, chat_id, body=body, client_id=client_id, reply_to=reply_to, rate=rate
+
+    MOST = 100
+    """Sends in one batch at most (one transaction writes at most 1024 events)."""
+
+    def __init__(self, pool: asyncpg.Pool, limiter: Limiter) -> None:
+        self._pool = pool
+        self._limiter = limiter
+        self._queues: dict[int, list[_Outgoing]] = {}
+        """Per chat with a batch on its way: the sends for the next."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(
+        self, me: Caller, *, chat_id: int, body: str, client_id: str | None, reply_to: int | None
+    ) -> tuple[JsonText, bool]:
+        """(message, whether it is new; a retried client_id is not). The sender's rate
+        limit is spent in the same statement (limits.SPENT_BY_THE_HANDLER)."""
+        outgoing = _Outgoing(
+            me.id,
+            body,
+            client_id,
+            reply_to,
+            self._limiter.terms("message", me.id),
+            asyncio.get_running_loop().create_future(),
         )
+        queue = self._queues.get(chat_id)
+        if queue is None:
+            queue = self._queues[chat_id] = []
+            task = asyncio.create_task(self._drain(chat_id, queue))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        queue.append(outgoing)
+        sent = await outgoing.answer
+        if sent["wait"] > 0:
+            raise limits.refusal("message", sent["wait"])
+        return _answer(sent, reply_to)
+
+    async def _drain(self, chat_id: int, queue: list[_Outgoing]) -> None:
+        batch: list[_Outgoing] = []
+        try:
+            while queue:
+                batch = queue[: self.MOST]
+                del queue[: self.MOST]
+                await self._store(chat_id, batch)
+        finally:
+            del self._queues[chat_id]
+            for outgoing in (*batch, *queue):  # left unanswered only if we were cancelled
+                outgoing.answer.cancel()
+
+    async def _store(self, chat_id: int, batch: list[_Outgoing]) -> None:
+        try:
+            async with db.connection(self._pool) as conn:
+                rows = await store.messages.send_many(
+                    conn,
+                    chat_id=chat_id,
+                    sender_ids=[o.sender_id for o in batch],
+                    bodies=[o.body for o in batch],
+                    client_ids=[o.client_id for o in batch],
+                    reply_tos=[o.reply_to for o in batch],
+                    rates=[o.rate for o in batch],
+                )
+                if any(row["outcome"] == "sent" for row in rows):
+                    events.wake_chat_after_commit(conn, chat_id)
+        except Exception as exc:
+            if len(batch) > 1 and not isinstance(exc, errors.Unavailable):
+                # A statement that fails stores none of the batch: so that a send the
+                # database refuses fails alone, each goes again by itself.
+                for outgoing in batch:
+                    await self._store(chat_id, [outgoing])
+                return
+            for outgoing in batch:
+                if not outgoing.answer.done():
+                    outgoing.answer.set_exception(exc)
+            return
+        for outgoing, row in zip(batch, rows, strict=True):
+            if not outgoing.answer.done():
+                outgoing.answer.set_result(row)
 
 
 async def get(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> JsonText:

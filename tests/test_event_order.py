@@ -8,12 +8,16 @@ import itertools
 import json
 import os
 import random
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
-from conftest import User, befriend, sign_up, start_chaat
+from conftest import User, befriend, new_chat, sign_up, start_chaat
+
+from chaat import limits
+from chaat.app import create_app
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -273,3 +277,41 @@ async def test_a_transaction_open_in_chaats_database_holds_events_until_it_ends(
     finally:
         await writer.close()
         await ws.close()
+
+
+@pytest.mark.parametrize("rate_limits", ["off", "on"])
+async def test_a_send_gets_its_transaction_id_only_once_it_holds_the_chats_lock(
+    aiohttp_client, settings, conn, rate_limits
+):
+    """A chat's events follow its seq because a send's transaction gets its id (at its
+    first write) after it waited for the chat's lock. Spending the rate limit is a
+    write too: made first, two senders' messages could reach clients out of seq order."""
+    rates = limits.DEFAULT_RATES if rate_limits == "on" else None
+    client = await aiohttp_client(create_app(replace(settings, rate_limits=rates)))
+    alice, bob = await sign_up(client, "alice"), await sign_up(client, "bob")
+    await befriend(client, alice, bob)
+    chat_id = (await new_chat(client, alice, ["bob"], kind="group"))["id"]
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", chat_id)
+            sending = asyncio.create_task(
+                client.post(
+                    f"/v1/chats/{chat_id}/messages", json={"body": "hi"}, headers=bob.headers
+                )
+            )
+            waiting = None
+            for _ in range(200):
+                waiting = await conn.fetchrow(
+                    "SELECT backend_xid FROM pg_stat_activity"
+                    " WHERE wait_event = 'advisory' AND application_name = 'chaat'"
+                )
+                if waiting is not None:
+                    break
+                await asyncio.sleep(0.025)
+            assert waiting is not None, "the send never waited for the chat's lock"
+            assert waiting["backend_xid"] is None
+        resp = await sending
+        assert resp.status == 201, await resp.text()
+    finally:
+        await holder.close()

@@ -471,12 +471,16 @@ async def test_live_events_flow_while_requests_hold_every_pool_connection(
     client = await aiohttp_client(create_app(replace(settings, pool_size=2)))
     alice, bob = await sign_up(client, "alice"), await sign_up(client, "bob")
     await befriend(client, alice, bob)
-    group = await chat_with(client, alice, bob, name="Busy")
+    groups = [await chat_with(client, alice, bob, name=f"Busy {n}") for n in range(3)]
     stream = await connect(client, alice)
-    # Three sends wait for the chat's lock, held here: two hold the pool's two
-    # connections meanwhile, the third waits for one.
-    await conn.execute("SELECT pg_advisory_lock(chat_lock_key($1))", group)
-    sends = [asyncio.create_task(send(client, bob, group, f"queued {n}")) for n in range(3)]
+    # Three sends, one to each chat, wait for the chats' locks, held here: two hold the
+    # pool's two connections meanwhile, the third waits for one.
+    for group in groups:
+        await conn.execute("SELECT pg_advisory_lock(chat_lock_key($1))", group)
+    sends = [
+        asyncio.create_task(send(client, bob, group, f"queued {n}"))
+        for n, group in enumerate(groups)
+    ]
     for _ in range(100):
         waiting = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
@@ -493,7 +497,8 @@ async def test_live_events_flow_while_requests_hold_every_pool_connection(
     )
     await conn.execute("SELECT pg_notify('chaat_events', 'elsewhere')")
     assert (await stream.next())["type"] == "friend_request.created"
-    await conn.execute("SELECT pg_advisory_unlock(chat_lock_key($1))", group)
+    for group in groups:
+        await conn.execute("SELECT pg_advisory_unlock(chat_lock_key($1))", group)
     await asyncio.gather(*sends)
     assert sorted([(await stream.expect("message.created"))["data"]["body"] for _ in sends]) == [
         "queued 0",

@@ -53,6 +53,8 @@ async def test_a_send_is_one_statement_and_a_known_caller_needs_none(watched):
     chat_id = (await resp.json())["id"]
     send = f"/v1/chats/{chat_id}/messages"
     await client.get("/v1/users/me", headers=alice.headers)  # alice's token is now known
+    # asyncpg asks for the array types a statement's parameters use, once per connection.
+    await client.post(send, json={"body": "warm-up"}, headers=alice.headers)
 
     assert await count(statements, client.get("/v1/users/me", headers=alice.headers)) == 0
     body = {"body": "hi", "client_id": "c1"}

@@ -88,10 +88,8 @@ async def send(request: web.Request) -> web.Response:
         # request spends it here, where 429 still ranks before its own errors.
         await limiter.spend("message", me.id)
         raise
-    message, created = await messages.send(
-        request.app[keys.pool],
+    message, created = await request.app[keys.sends].send(
         me,
-        limiter,
         chat_id=chat_id,
         body=payload.body,
         client_id=payload.client_id,

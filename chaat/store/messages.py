@@ -22,30 +22,43 @@ async def send(
     body: str,
     client_id: str | None,
     reply_to: int | None,
-    rate: Terms | None,
 ) -> Record:
-    """wait (> 0: the rate limit is spent, nothing was sent), outcome (sent, repeated,
-    client_id_conflict, bad_reply_to, not_found, not_friends), message, stranger."""
-    if rate is None:
-        return await queries.messages.send(
-            conn,
-            chat_id=chat_id,
-            sender_id=sender_id,
-            body=body,
-            client_id=client_id,
-            reply_to=reply_to,
-        )
-    return await queries.messages.send_within_rate(
+    """outcome (sent, repeated, client_id_conflict, bad_reply_to, not_found, not_friends),
+    message, stranger."""
+    return await queries.messages.send(
         conn,
-        rate_key=rate.key,
-        burst=rate.burst,
-        period_seconds=rate.period_seconds,
         chat_id=chat_id,
         sender_id=sender_id,
         body=body,
         client_id=client_id,
         reply_to=reply_to,
     )
+
+
+async def send_many(
+    conn: Connection,
+    *,
+    chat_id: int,
+    sender_ids: list[int],
+    bodies: list[str],
+    client_ids: list[str | None],
+    reply_tos: list[int | None],
+    rates: list[Terms | None],
+) -> list[Record]:
+    """Sends to one chat in one statement, answered in order as send() answers, with wait
+    (> 0: the sender's rate limit was spent, and nothing was sent)."""
+    rows = queries.messages.send_many(
+        conn,
+        chat_id=chat_id,
+        sender_ids=sender_ids,
+        bodies=bodies,
+        client_ids=client_ids,
+        reply_tos=reply_tos,
+        rate_keys=[None if rate is None else rate.key for rate in rates],
+        bursts=[None if rate is None else rate.burst for rate in rates],
+        period_seconds=[None if rate is None else rate.period_seconds for rate in rates],
+    )
+    return [row async for row in rows]
 
 
 async def get(conn: Connection, *, chat_id: int, seq: int, user_id: int) -> JsonText | None:
