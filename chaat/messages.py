@@ -138,6 +138,10 @@ class Sends:
             raise limits.refusal("message", sent["wait"])
         return _answer(sent, reply_to)
 
+    def queued(self, chat_id: int) -> int:
+        """Sends waiting for the chat's batch on its way (none is: 0)."""
+        return len(self._queues.get(chat_id, ()))
+
     async def _drain(self, chat_id: int, queue: list[_Outgoing]) -> None:
         batch: list[_Outgoing] = []
         try:

@@ -209,21 +209,33 @@ async def test_two_additions_cannot_both_take_the_last_place(aiohttp_client, set
         assert await conn.fetchval(count, chat_id) == 3
 
 
-async def sends_held_by_the_chats_lock(client, settings, chat_id, sends):
-    """Send every (who, json) at once while another transaction holds the chat's lock:
-    the first waits for the lock in the database, the others queue behind it in the
-    server. Answers their responses, in order."""
+async def sends_held_by_the_chats_lock(client, settings, conn, chat_id, sends):
+    """Send each (who, json), while another transaction holds the chat's lock, once the
+    one before has arrived: the first waits for the lock in the database, the others
+    queue behind it in the server, in order. Answers their responses, in order."""
     holder = await asyncpg.connect(settings.database_url)
     try:
         async with holder.transaction():
             await holder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", chat_id)
-            requests = [
-                asyncio.create_task(
-                    client.post(f"/v1/chats/{chat_id}/messages", json=body, headers=who.headers)
+            requests = []
+            for n, (who, body) in enumerate(sends):
+                requests.append(
+                    asyncio.create_task(
+                        client.post(f"/v1/chats/{chat_id}/messages", json=body, headers=who.headers)
+                    )
                 )
-                for who, body in sends
-            ]
-            await asyncio.sleep(0.3)  # every request reaches the server
+                for _ in range(200):
+                    if n == 0:
+                        arrived = await conn.fetchval(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE wait_event = 'advisory' AND query LIKE '%send_messages%'"
+                        )
+                    else:
+                        arrived = client.app[keys.sends].queued(chat_id) == n
+                    if arrived:
+                        break
+                    await asyncio.sleep(0.01)
+                assert arrived, f"send {n} never arrived"
     finally:
         await holder.close()
     return await asyncio.gather(*requests)
@@ -256,7 +268,7 @@ async def test_sends_to_a_busy_chat_go_together_and_each_gets_its_own_answer(
         (bob, {"body": "a reply to nothing", "reply_to": 99}),
         (bob, {"body": "bob's last"}),
     ]
-    answers = await sends_held_by_the_chats_lock(client, settings, chat_id, sends)
+    answers = await sends_held_by_the_chats_lock(client, settings, conn, chat_id, sends)
 
     assert [r.status for r in answers] == [201] * 5 + [404, 200, 201, 422, 201]
     assert (await answers[6].json())["id"] == (await first.json())["id"]
@@ -292,7 +304,7 @@ async def test_a_send_the_database_refuses_fails_alone_not_with_its_batch(
         """
     )
     sends = [(alice, {"body": body}) for body in ("one", "two", "poison", "three", "four")]
-    answers = await sends_held_by_the_chats_lock(client, settings, chat_id, sends)
+    answers = await sends_held_by_the_chats_lock(client, settings, conn, chat_id, sends)
 
     assert [r.status for r in answers] == [201, 201, 500, 201, 201]
     stored = await conn.fetch(
