@@ -14,7 +14,7 @@ from chaat.settings import Settings
 
 if TYPE_CHECKING:
     from chaat.auth import Caller  # noqa: F401 (chaat.auth imports this module)
-    from chaat.messages import Sends  # noqa: F401 (and so does chaat.messages, through it)
+    from chaat.messages import Sends  # noqa: F401 (chaat.messages imports chaat.auth)
 
 settings = web.AppKey("settings", Settings)
 pool = web.AppKey("pool", asyncpg.Pool)
