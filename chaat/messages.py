@@ -82,8 +82,9 @@ def _raise_refusal(
 
 @dataclass(eq=False)
 class _Outgoing:
-    """One send waiting in its chat's queue (Sends)."""
+    """One send waiting for its batch (Sends)."""
 
+    chat_id: int
     sender_id: int
     body: str
     client_id: str | None
@@ -93,24 +94,31 @@ class _Outgoing:
 
 
 class Sends:
-    """Sends to chats (POST /v1/chats/{id}/messages), in batches: the sends that arrive
-    for a chat while its last batch is on its way to the database wait for it, then go
-    together, in one statement and one commit (send_messages in schema.sql), in the
-    order they came; Synapse persists a room's events the same way.
+    """Sends to chats (POST /v1/chats/{id}/messages), in batches: group commit. At most
+    AT_ONCE batches are on their way to the database; the sends that arrive meanwhile
+    wait, then go together, in one statement and one commit (send_messages in
+    schema.sql), whatever their chats. Synapse persists a room's events the same way.
 
-    A chat takes its sends one at a time anyway: its lock, held until commit, numbers
-    them. Sent one by one, each would pay a round trip, a statement and a WAL flush
-    while the others wait for that lock. A send to a quiet chat goes at once, alone.
+    Each send costs the database a statement, a transaction and a WAL flush, and the
+    server a round trip; in a batch, many sends share them. A send to a quiet server
+    goes at once, alone. A chat has at most one batch on its way: its sends wait for
+    that one (its lock numbers them anyway), and go in the order they came.
     """
 
+    AT_ONCE = 2
+    """Batches on their way at once (so many pool connections at most)."""
     MOST = 100
     """Sends in one batch at most (one transaction writes at most 1024 events)."""
 
     def __init__(self, pool: asyncpg.Pool, limiter: Limiter) -> None:
         self._pool = pool
         self._limiter = limiter
-        self._queues: dict[int, list[_Outgoing]] = {}
-        """Per chat with a batch on its way: the sends for the next."""
+        self._waiting: dict[int, list[_Outgoing]] = {}
+        """Per chat, in the order chats came: its sends that are not on their way yet."""
+        self._on_their_way: set[int] = set()
+        """Chats with a batch on its way."""
+        self._flying = 0
+        """Batches on their way."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def send(
@@ -119,6 +127,7 @@ class Sends:
         """(message, whether it is new; a retried client_id is not). The sender's rate
         limit is spent in the same statement (limits.SPENT_BY_THE_HANDLER)."""
         outgoing = _Outgoing(
+            chat_id,
             me.id,
             body,
             client_id,
@@ -126,54 +135,80 @@ class Sends:
             self._limiter.terms("message", me.id),
             asyncio.get_running_loop().create_future(),
         )
-        queue = self._queues.get(chat_id)
-        if queue is None:
-            queue = self._queues[chat_id] = []
-            task = asyncio.create_task(self._drain(chat_id, queue))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        queue.append(outgoing)
+        self._waiting.setdefault(chat_id, []).append(outgoing)
+        self._launch()
         sent = await outgoing.answer
         if sent["wait"] > 0:
             raise limits.refusal("message", sent["wait"])
         return _answer(sent, reply_to)
 
     def queued(self, chat_id: int) -> int:
-        """Sends waiting for the chat's batch on its way (none is: 0)."""
-        return len(self._queues.get(chat_id, ()))
+        """Sends to the chat waiting for a batch (none is: 0)."""
+        return len(self._waiting.get(chat_id, ()))
 
-    async def _drain(self, chat_id: int, queue: list[_Outgoing]) -> None:
+    def _launch(self) -> None:
+        """Send batches while fewer than AT_ONCE are on their way."""
+        while self._flying < self.AT_ONCE:
+            batch = self._next_batch()
+            if not batch:
+                return
+            self._flying += 1
+            task = asyncio.create_task(self._fly(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _next_batch(self) -> list[_Outgoing]:
+        """The waiting sends of chats with no batch on its way, up to MOST."""
         batch: list[_Outgoing] = []
-        try:
-            while queue:
-                batch = queue[: self.MOST]
-                del queue[: self.MOST]
-                await self._store(chat_id, batch)
-        finally:
-            del self._queues[chat_id]
-            for outgoing in (*batch, *queue):  # left unanswered only if we were cancelled
-                outgoing.answer.cancel()
+        for chat_id, waiting in list(self._waiting.items()):
+            if len(batch) == self.MOST:
+                break
+            if chat_id in self._on_their_way:
+                continue
+            taken = waiting[: self.MOST - len(batch)]
+            del waiting[: len(taken)]
+            if not waiting:
+                del self._waiting[chat_id]
+            batch += taken
+            self._on_their_way.add(chat_id)
+        return batch
 
-    async def _store(self, chat_id: int, batch: list[_Outgoing]) -> None:
+    async def _fly(self, batch: list[_Outgoing]) -> None:
+        try:
+            await self._store(batch)
+        finally:
+            self._flying -= 1
+            self._on_their_way.difference_update(outgoing.chat_id for outgoing in batch)
+            for outgoing in batch:  # left unanswered only if we were cancelled
+                if not outgoing.answer.done():
+                    outgoing.answer.cancel()
+        self._launch()
+
+    async def _store(self, batch: list[_Outgoing]) -> None:
         try:
             async with db.connection(self._pool) as conn:
                 rows = await store.messages.send_many(
                     conn,
-                    chat_id=chat_id,
+                    chat_ids=[o.chat_id for o in batch],
                     sender_ids=[o.sender_id for o in batch],
                     bodies=[o.body for o in batch],
                     client_ids=[o.client_id for o in batch],
                     reply_tos=[o.reply_to for o in batch],
                     rates=[o.rate for o in batch],
                 )
-                if any(row["outcome"] == "sent" for row in rows):
-                    events.wake_chat_after_commit(conn, chat_id)
+                sent_to = {
+                    outgoing.chat_id
+                    for outgoing, row in zip(batch, rows, strict=True)
+                    if row["outcome"] == "sent"
+                }
+                if sent_to:
+                    events.wake_after_commit(conn, [bus.chat_topic(chat) for chat in sent_to])
         except Exception as exc:
             if len(batch) > 1 and not isinstance(exc, errors.Unavailable):
                 # A statement that fails stores none of the batch: so that a send the
                 # database refuses fails alone, each goes again by itself.
                 for outgoing in batch:
-                    await self._store(chat_id, [outgoing])
+                    await self._store([outgoing])
                 return
             for outgoing in batch:
                 if not outgoing.answer.done():

@@ -6,10 +6,11 @@ import asyncio
 from dataclasses import replace
 
 import asyncpg
-from conftest import befriend, sign_up
+from conftest import befriend, error_of, new_chat, sign_up
 
 from chaat import keys
 from chaat.app import create_app
+from chaat.messages import Sends
 
 
 async def post_message(client, who, chat_id, body, **extra):
@@ -313,3 +314,104 @@ async def test_a_send_the_database_refuses_fails_alone_not_with_its_batch(
     assert [(r["seq"], r["body"]) for r in stored] == [
         (1, "one"), (2, "two"), (3, "three"), (4, "four")
     ]  # fmt: skip
+
+
+async def waiting_for_a_lock(conn, count):
+    """Wait until `count` sends wait for an advisory lock in the database."""
+    for _ in range(300):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event = 'advisory' AND query LIKE '%send_messages%'"
+        )
+        if waiting == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} sends never waited for a lock")
+
+
+async def test_sends_to_different_chats_that_arrive_meanwhile_go_in_one_transaction(
+    aiohttp_client, settings, conn
+):
+    client = await aiohttp_client(create_app(settings))
+    sends = client.app[keys.sends]
+    alice, bob, carol, dave, erin = [
+        await sign_up(client, name) for name in ("alice", "bob", "carol", "dave", "erin")
+    ]
+    for friend in (bob, carol, dave, erin):
+        await befriend(client, alice, friend)
+    held, other_held, direct, gone = [
+        (await new_chat(client, alice, [friend.username]))["id"]
+        for friend in (bob, carol, dave, erin)
+    ]
+    group = (await new_chat(client, alice, [bob.username], name="g"))["id"]
+    resp = await client.delete(f"/v1/friends/{erin.id}", headers=alice.headers)
+    assert resp.status == 204
+
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with holder.transaction():
+            # Both batches the server sends at once wait for a chat's lock...
+            for chat_id in (held, other_held):
+                await holder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", chat_id)
+            requests = []
+            for n, chat_id in enumerate((held, other_held)):
+                requests.append(asyncio.create_task(post_message(client, alice, chat_id, "held")))
+                await waiting_for_a_lock(conn, n + 1)
+            assert Sends.AT_ONCE == 2
+            # ...so these wait in the server, whatever their chats.
+            for chat_id in (direct, group, gone, 2**40):
+                requests.append(asyncio.create_task(post_message(client, alice, chat_id, "hi")))
+                for _ in range(200):
+                    if sends.queued(chat_id):
+                        break
+                    await asyncio.sleep(0.01)
+                assert sends.queued(chat_id), "the send never arrived"
+    finally:
+        await holder.close()
+    answers = await asyncio.gather(*requests)
+
+    assert [r.status for r in answers] == [201, 201, 201, 201, 403, 404]
+    assert (await error_of(answers[4]))[1] == "not_friends"
+    assert [(await r.json())["seq"] for r in answers[:4]] == [1, 1, 1, 1]
+    # An event's id is its transaction's id * 1024 + its number in it (schema.sql).
+    transactions = {
+        chat_id: await conn.fetchval(
+            "SELECT e.id >> 10 FROM event e JOIN message m ON m.id = e.message_id"
+            " WHERE m.chat_sesh_id = $1 AND m.seq = 1",
+            chat_id,
+        )
+        for chat_id in (held, other_held, direct, group)
+    }
+    assert transactions[direct] == transactions[group]
+    assert len({transactions[held], transactions[other_held], transactions[direct]}) == 3
+
+
+async def test_a_batch_takes_a_groups_lock_before_any_pairs(client, settings, conn, alice, bob):
+    """A group's lock, then a pair's: the order adding someone to a group takes them in
+    (chaat/chats.py), so a batch and an addition never wait for each other."""
+    await befriend(client, alice, bob)
+    direct = (await new_chat(client, alice, ["bob"]))["id"]
+    group = (await new_chat(client, alice, ["bob"], name="g"))["id"]
+    adder = await asyncpg.connect(settings.database_url)
+    sender = await asyncpg.connect(settings.database_url)
+    try:
+        async with adder.transaction():
+            await adder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", group)
+            batch = asyncio.create_task(
+                sender.fetch(
+                    "SELECT outcome FROM send_messages($1, $2, $3, $4, $5, NULL, NULL, NULL)",
+                    [direct, group],
+                    [alice.id, alice.id],
+                    ["to bob", "to the group"],
+                    [None, None],
+                    [None, None],
+                )
+            )
+            await waiting_for_a_lock(conn, 1)
+            assert await adder.fetchval(
+                "SELECT pg_try_advisory_xact_lock(pair_lock_key($1, $2))", alice.id, bob.id
+            ), "the batch holds the pair's lock while it waits for the group's"
+        assert [r["outcome"] for r in await batch] == ["sent", "sent"]
+    finally:
+        await adder.close()
+        await sender.close()

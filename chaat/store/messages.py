@@ -38,18 +38,19 @@ async def send(
 async def send_many(
     conn: Connection,
     *,
-    chat_id: int,
+    chat_ids: list[int],
     sender_ids: list[int],
     bodies: list[str],
     client_ids: list[str | None],
     reply_tos: list[int | None],
     rates: list[Terms | None],
 ) -> list[Record]:
-    """Sends to one chat in one statement, answered in order as send() answers, with wait
-    (> 0: the sender's rate limit was spent, and nothing was sent)."""
+    """Sends, to one chat or several (each chat's next to each other), in one statement,
+    answered in order as send() answers, with wait (> 0: the sender's rate limit was
+    spent, and nothing was sent)."""
     rows = queries.messages.send_many(
         conn,
-        chat_id=chat_id,
+        chat_ids=chat_ids,
         sender_ids=sender_ids,
         bodies=bodies,
         client_ids=client_ids,
