@@ -7,8 +7,9 @@
   change and someone's removal cannot interleave.
 - Locks come before a transaction's first write, so that a transaction that waited
   for another gets the larger transaction id, hence the larger event ids (chaat.events);
-  and a pair's lock comes before a chat's, so that no two transactions wait for each
-  other.
+  and in one order, so that no two transactions wait for each other: a group's lock,
+  then a pair's (adding someone to a group), then a direct chat's. A batch of sends
+  (send_messages in schema.sql) takes all of its own in that order, each kind by key.
 - Only friends share chats: `require_friends` is the one way to say who is not one.
 - Two users have at most one direct chat (`direct_chat`, get-or-create).
 """
