@@ -35,7 +35,9 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.settings] = settings
     app[keys.passwords] = Passwords(
-        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_cost,
+        processes=settings.workers,
     )
     app[keys.tokens] = Tokens(settings.secret_key, ttl=settings.token_ttl)
     app[keys.checked_tokens] = CheckedTokens()

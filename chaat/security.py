@@ -68,10 +68,11 @@ def refuse_weak_password(password: str, username: str, field: str = "password") 
 
 
 class Passwords:
-    """Argon2id hashing, off the event loop: in at most one thread per core (more hashes
-    at once would only share the cores and the memory), at a lower priority."""
+    """Argon2id hashing, off the event loop: in at most one thread per core among all
+    `processes` of the server (more hashes at once would only share the cores and the
+    memory, and slow every request down), at a lower priority."""
 
-    def __init__(self, *, time_cost: int, memory_cost: int) -> None:
+    def __init__(self, *, time_cost: int, memory_cost: int, processes: int = 1) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, type=argon2.Type.ID
         )
@@ -83,7 +84,7 @@ class Passwords:
                 memory_cost,
             )
         self._threads = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 1,
+            max_workers=max(1, (os.cpu_count() or 1) // processes),
             thread_name_prefix="argon2",
             initializer=_yield_to_requests,
         )

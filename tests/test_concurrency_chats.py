@@ -316,12 +316,13 @@ async def test_a_send_the_database_refuses_fails_alone_not_with_its_batch(
     ]  # fmt: skip
 
 
-async def waiting_for_a_lock(conn, count):
-    """Wait until `count` sends wait for an advisory lock in the database."""
+async def waiting_for_a_lock(conn, count, wait_event="advisory"):
+    """Wait until `count` sends wait for a lock in the database (a row's: transactionid)."""
     for _ in range(300):
         waiting = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event = 'advisory' AND query LIKE '%send_messages%'"
+            " WHERE wait_event = $1 AND query LIKE '%send_messages%'",
+            wait_event,
         )
         if waiting == count:
             return
@@ -414,4 +415,39 @@ async def test_a_batch_takes_a_groups_lock_before_any_pairs(client, settings, co
         assert [r["outcome"] for r in await batch] == ["sent", "sent"]
     finally:
         await adder.close()
+        await sender.close()
+
+
+async def test_a_batch_spends_its_senders_limits_in_one_order(client, settings, conn, alice, bob):
+    """Two batches that spend the same two senders' limits lock their rows in one order
+    (by key), so neither holds one while it waits for the other's."""
+    await befriend(client, alice, bob)
+    direct = (await new_chat(client, alice, ["bob"]))["id"]
+    group = (await new_chat(client, alice, ["bob"], name="g"))["id"]
+    await conn.execute(
+        "INSERT INTO rate_limit (key, tat) VALUES ('test:a', now()), ('test:b', now())"
+    )
+    other = await asyncpg.connect(settings.database_url)
+    sender = await asyncpg.connect(settings.database_url)
+    try:
+        async with other.transaction():
+            await other.execute("SELECT FROM rate_limit WHERE key = 'test:a' FOR UPDATE")
+            batch = asyncio.create_task(
+                sender.fetch(
+                    "SELECT wait, outcome FROM send_messages($1, $2, $3, $4, $5, $6, $7, $8)",
+                    [direct, group],
+                    [alice.id, bob.id],
+                    ["from alice", "from bob"],
+                    [None, None],
+                    [None, None],
+                    ["test:b", "test:a"],  # the order of the batch, not of the keys
+                    [10, 10],
+                    [1.0, 1.0],
+                )
+            )
+            await waiting_for_a_lock(conn, 1, wait_event="transactionid")
+            await other.execute("SELECT FROM rate_limit WHERE key = 'test:b' FOR UPDATE NOWAIT")
+        assert [tuple(r) for r in await batch] == [(0, "sent"), (0, "sent")]
+    finally:
+        await other.close()
         await sender.close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 import time
 
+import argon2
 import pytest
 
 from chaat.security import TOKEN_PREFIX, Passwords, Tokens
@@ -100,6 +104,28 @@ async def test_a_hash_made_with_other_parameters_needs_rehashing(passwords):
     assert not passwords.needs_rehash(await passwords.hash("x" * 8))
     stronger = Passwords(time_cost=2, memory_cost=2048)
     assert passwords.needs_rehash(await stronger.hash("x" * 8))
+
+
+@pytest.mark.parametrize(("processes", "threads"), [(1, 4), (2, 2), (8, 1)])
+async def test_a_process_hashes_on_at_most_its_share_of_the_cores(monkeypatch, processes, threads):
+    """With --workers N, the N processes hash on as many threads as there are cores, in
+    all: more would only slow every request down during a login storm."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    passwords = Passwords(time_cost=1, memory_cost=1024, processes=processes)
+    used = set()
+    real_hash = argon2.PasswordHasher.hash
+
+    def slow_hash(self, password, **kwargs):
+        used.add(threading.get_ident())
+        time.sleep(0.02)  # long enough that the hashes overlap
+        return real_hash(self, password, **kwargs)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "hash", slow_hash)
+    try:
+        await asyncio.gather(*(passwords.hash(f"password {n}") for n in range(12)))
+    finally:
+        passwords.close()
+    assert len(used) == threads
 
 
 # Validation helpers
