@@ -97,7 +97,7 @@ class Sends:
     """Sends to chats (POST /v1/chats/{id}/messages), in batches: group commit. At most
     AT_ONCE batches are on their way to the database; the sends that arrive meanwhile
     wait, then go together, in one statement and one commit (send_messages in
-    schema.sql), whatever their chats. Synapse persists a room's events the same way.
+    schema.sql), whatever their chats. (Synapse persists a room's events in batches.)
 
     Each send costs the database a statement, a transaction and a WAL flush, and the
     server a round trip; in a batch, many sends share them. A send to a quiet server
