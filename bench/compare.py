@@ -85,11 +85,18 @@ OPENING = 100
 """Idle sockets being opened at once."""
 PROBE_RATE = 50.0
 """Probe requests per second, during the login storm and before it."""
+IDLE_PROBE_SPANS = 4
+"""The idle probe runs this many times as long as the storm: its p99, the ratio's
+denominator, is then the 10th slowest of 1,000 requests at the defaults, not the 3rd
+of 250."""
 HASH_SAMPLES = 5
 SUSTAINED_P99 = 100.0
 """ms: a fan-out rate is sustained when its delivery p99 stays below this, nothing is
 lost and the sends keep up (at least 95% of the rate)."""
 BISECTIONS = 3
+TRIES = 2
+"""A fan-out step fails only if it fails this many times in a row: one stall of the
+machine (a checkpoint, a neighbour) decides nothing."""
 MAX_RATE = 100_000.0
 """msgs/s: fan-out-max stops doubling here, should nothing fail before."""
 HERE = Path(__file__).resolve().parent
@@ -223,8 +230,8 @@ WORKLOADS = {
         " keep up (at least 95% of the rate) and the delivery p99 stays under {sustained_p99:g} ms."
         " From {rate:g} messages a second, steps of {seconds:g} s double the rate until"
         " one fails (or halve it until one holds), then {bisections} steps bisect between"
-        " the last that held and the first that failed. The other figures are those of the"
-        " highest step that held.",
+        " the last that held and the first that failed. A step fails only if it fails"
+        " {tries} times in a row. The other figures are those of the highest step that held.",
         (
             Row("max sustained msgs /s", "max", target=Target(0.8, at_least=True)),
             Row("deliveries /s", "rate"),
@@ -242,8 +249,8 @@ WORKLOADS = {
         " lanes run in parallel threads, so that its wall time understates its cost."
         " Meanwhile a probe makes {probe_rate:g} cheap requests a second (Chaat: GET"
         " /v1/users/me; the baseline: an empty history page), compared with the same probe"
-        " on the idle server just before. The baseline's login is one Argon2 verification"
-        " in a worker thread and nothing else.",
+        " on the idle server just before, for {idle_spans} times as long. The baseline's"
+        " login is one Argon2 verification in a worker thread and nothing else.",
         (
             Row("logins /s", "rate"),
             Row("ceiling, logins /s", "ceiling", ratio=False),
@@ -506,18 +513,24 @@ async def fan_out_max(side: Side, seconds: float, rate: float) -> Measure:
 
     async def step(rate: float) -> None:
         nonlocal held, failed, best
-        figures = await fan_out(side, seconds, rate)
-        ok = figures["lost"] == 0 and figures["refused"] == 0 and figures["sent"] >= 0.95 * rate
-        if ok and figures["p99"] < SUSTAINED_P99:
-            held, best = rate, figures
-        else:
-            failed = rate
-        print(
-            f"  {rate:.0f} msgs/s {'held' if held == rate else 'failed'}: sent"
-            f" {figures['sent']:.0f}/s, p99 {figures['p99']:.1f} ms, {figures['lost']} lost,"
-            f" {figures['refused']} refused",
-            file=sys.stderr,
-        )
+        for _ in range(TRIES):
+            figures = await fan_out(side, seconds, rate)
+            ok = (
+                figures["lost"] == 0
+                and figures["refused"] == 0
+                and figures["sent"] >= 0.95 * rate
+                and figures["p99"] < SUSTAINED_P99
+            )
+            print(
+                f"  {rate:.0f} msgs/s {'held' if ok else 'failed'}: sent"
+                f" {figures['sent']:.0f}/s, p99 {figures['p99']:.1f} ms, {figures['lost']} lost,"
+                f" {figures['refused']} refused",
+                file=sys.stderr,
+            )
+            if ok:
+                held, best = rate, figures
+                return
+        failed = rate
 
     await step(rate)
     while held and failed == math.inf and rate < MAX_RATE:
@@ -545,7 +558,7 @@ async def login_storm(
         cpus.append(clock.cpu_seconds())
     # A hash's lanes run in threads: its CPU time, not its wall time, is what it costs.
     ceiling = len(os.sched_getaffinity(0)) / statistics.median(cpus)
-    idle = await paced(seconds, PROBE_RATE, lambda _n: side.probe())
+    idle = await paced(seconds * IDLE_PROBE_SPANS, PROBE_RATE, lambda _n: side.probe())
     storm, during = await asyncio.gather(
         closed_loop(seconds, concurrency, side.log_in),
         paced(seconds, PROBE_RATE, lambda _n: side.probe()),
@@ -975,6 +988,8 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
             "hash_samples": HASH_SAMPLES,
             "sustained_p99": SUSTAINED_P99,
             "bisections": BISECTIONS,
+            "tries": TRIES,
+            "idle_spans": IDLE_PROBE_SPANS,
         }
         written = report.write(
             args.report,
