@@ -106,7 +106,10 @@ class Sends:
     """
 
     AT_ONCE = 2
-    """Batches on their way at once (so many pool connections at most)."""
+    """Batches on their way at once (so many pool connections at most)..."""
+    SLOW = 0.2
+    """...but a batch on its way for longer than this many seconds (one of its chats'
+    lock is held, say) no longer counts: it holds up its own chats, not everyone's."""
     MOST = 100
     """Sends in one batch at most (one transaction writes at most 1024 events)."""
 
@@ -174,10 +177,21 @@ class Sends:
         return batch
 
     async def _fly(self, batch: list[_Outgoing]) -> None:
+        counted = True
+
+        def uncount() -> None:
+            nonlocal counted
+            counted = False
+            self._flying -= 1
+            self._launch()
+
+        slow = asyncio.get_running_loop().call_later(self.SLOW, uncount)
         try:
             await self._store(batch)
         finally:
-            self._flying -= 1
+            slow.cancel()
+            if counted:
+                self._flying -= 1
             self._on_their_way.difference_update(outgoing.chat_id for outgoing in batch)
             for outgoing in batch:  # left unanswered only if we were cancelled
                 if not outgoing.answer.done():

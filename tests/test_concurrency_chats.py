@@ -331,8 +331,9 @@ async def waiting_for_a_lock(conn, count, wait_event="advisory"):
 
 
 async def test_sends_to_different_chats_that_arrive_meanwhile_go_in_one_transaction(
-    aiohttp_client, settings, conn
+    aiohttp_client, settings, conn, monkeypatch
 ):
+    monkeypatch.setattr(Sends, "SLOW", 60.0)  # the held batches keep counting
     client = await aiohttp_client(create_app(settings))
     sends = client.app[keys.sends]
     alice, bob, carol, dave, erin = [
@@ -451,3 +452,43 @@ async def test_a_batch_spends_its_senders_limits_in_one_order(client, settings, 
     finally:
         await other.close()
         await sender.close()
+
+
+async def test_a_batch_held_up_by_a_lock_holds_up_only_its_own_chats(
+    aiohttp_client, settings, conn, monkeypatch
+):
+    monkeypatch.setattr(Sends, "SLOW", 0.05)
+    client = await aiohttp_client(create_app(settings))
+    alice, bob, carol, dave = [
+        await sign_up(client, name) for name in ("alice", "bob", "carol", "dave")
+    ]
+    for friend in (bob, carol, dave):
+        await befriend(client, alice, friend)
+    held, other_held, free = [
+        (await new_chat(client, alice, [friend.username]))["id"] for friend in (bob, carol, dave)
+    ]
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with holder.transaction():
+            for chat_id in (held, other_held):
+                await holder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", chat_id)
+            stuck = []
+            for n, chat_id in enumerate((held, other_held)):
+                stuck.append(asyncio.create_task(post_message(client, alice, chat_id, "held")))
+                await waiting_for_a_lock(conn, n + 1)
+            # AT_ONCE batches wait for locks held elsewhere: a send to another chat
+            # still goes, and so does a second send to a held chat's... after it.
+            resp = await asyncio.wait_for(post_message(client, alice, free, "not held up"), 5)
+            assert resp.status == 201
+            later = asyncio.create_task(post_message(client, alice, held, "after held"))
+            await asyncio.sleep(0.2)
+            assert not later.done()
+            assert not any(task.done() for task in stuck)
+    finally:
+        await holder.close()
+    assert [r.status for r in await asyncio.gather(*stuck, later)] == [201, 201, 201]
+    assert [(await r.json())["seq"] for r in (*[t.result() for t in stuck], later.result())] == [
+        1,
+        1,
+        2,
+    ]
