@@ -51,13 +51,14 @@ def to_chat(
 
 def wake_after_commit(conn: asyncpg.Connection, topics: Iterable[str]) -> None:
     """Once the work on conn commits, the hubs look for events of these topics (chaat.bus)."""
-    db.on_commit(conn, functools.partial(hub.wake_all, tuple(topics)))
+    if topics := tuple(topics):
+        db.on_commit(conn, functools.partial(hub.wake_all, topics))
 
 
-def wake_chat_after_commit(conn: asyncpg.Connection, chat_id: int) -> None:
-    """Once the work on conn commits, the hubs look for the chat's new events (events
-    written in SQL, such as send_message()'s)."""
-    wake_after_commit(conn, [bus.chat_topic(chat_id)])
+def wake_chats_after_commit(conn: asyncpg.Connection, *chat_ids: int) -> None:
+    """Once the work on conn commits, the hubs look for these chats' new events (events
+    written in SQL, such as send_messages()'s)."""
+    wake_after_commit(conn, [bus.chat_topic(chat_id) for chat_id in chat_ids])
 
 
 def _topics(event: Event) -> list[str]:

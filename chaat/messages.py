@@ -37,7 +37,7 @@ async def append(
         conn, chat_id=chat_id, sender_id=me.id, body=body, client_id=client_id, reply_to=reply_to
     )
     if sent["outcome"] == "sent":
-        events.wake_chat_after_commit(conn, chat_id)
+        events.wake_chats_after_commit(conn, chat_id)
     return _answer(sent, reply_to)
 
 
@@ -210,13 +210,14 @@ class Sends:
                     reply_tos=[o.reply_to for o in batch],
                     rates=[o.rate for o in batch],
                 )
-                sent_to = {
-                    outgoing.chat_id
-                    for outgoing, row in zip(batch, rows, strict=True)
-                    if row["outcome"] == "sent"
-                }
-                if sent_to:
-                    events.wake_after_commit(conn, [bus.chat_topic(chat) for chat in sent_to])
+                events.wake_chats_after_commit(
+                    conn,
+                    *{
+                        outgoing.chat_id
+                        for outgoing, row in zip(batch, rows, strict=True)
+                        if row["outcome"] == "sent"
+                    },
+                )
         except Exception as exc:
             if len(batch) > 1 and not isinstance(exc, errors.Unavailable):
                 # A statement that fails stores none of the batch: so that a send the
@@ -247,7 +248,7 @@ async def edit(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int, body: 
     async with db.connection(pool) as conn:
         edited = await store.messages.edit(conn, chat_id=chat_id, seq=seq, user_id=me.id, body=body)
         _raise_refusal(edited["outcome"], stranger=edited["stranger"])
-        events.wake_chat_after_commit(conn, chat_id)
+        events.wake_chats_after_commit(conn, chat_id)
     return JsonText(edited["message"])
 
 
@@ -258,7 +259,7 @@ async def delete(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -> N
         outcome = await store.messages.delete(conn, chat_id=chat_id, seq=seq, user_id=me.id)
         _raise_refusal(outcome, forbidden="Only its sender, or the group's creator, may delete it.")
         if outcome == "deleted":
-            events.wake_chat_after_commit(conn, chat_id)
+            events.wake_chats_after_commit(conn, chat_id)
 
 
 async def react(
@@ -270,7 +271,7 @@ async def react(
         changed = await change(conn, chat_id=chat_id, seq=seq, user_id=me.id, emoji=emoji)
         _raise_refusal(changed["outcome"], stranger=changed["stranger"])
         if changed["outcome"] == "changed":
-            events.wake_chat_after_commit(conn, chat_id)
+            events.wake_chats_after_commit(conn, chat_id)
     return JsonText(changed["message"])
 
 
@@ -328,7 +329,7 @@ async def mark_read(pool: asyncpg.Pool, me: Caller, *, chat_id: int, seq: int) -
         if outcome == "not_found":
             raise errors.NotFound("No such chat.")
         if outcome == "moved":
-            events.wake_chat_after_commit(conn, chat_id)
+            events.wake_chats_after_commit(conn, chat_id)
 
 
 async def search(

@@ -210,6 +210,29 @@ async def test_two_additions_cannot_both_take_the_last_place(aiohttp_client, set
         assert await conn.fetchval(count, chat_id) == 3
 
 
+async def waiting_for_a_lock(conn, count, wait_event="advisory"):
+    """Wait until `count` sends wait for a lock in the database (a row's: transactionid)."""
+    for _ in range(300):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event = $1 AND query LIKE '%send_messages%'",
+            wait_event,
+        )
+        if waiting == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} sends never waited for a lock")
+
+
+async def queued_in_the_server(client, chat_id, count=1):
+    """Wait until `count` sends to the chat wait in the server for their batch."""
+    for _ in range(200):
+        if client.app[keys.sends].queued(chat_id) == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} sends to chat {chat_id} never queued")
+
+
 async def sends_held_by_the_chats_lock(client, settings, conn, chat_id, sends):
     """Send each (who, json), while another transaction holds the chat's lock, once the
     one before has arrived: the first waits for the lock in the database, the others
@@ -225,18 +248,10 @@ async def sends_held_by_the_chats_lock(client, settings, conn, chat_id, sends):
                         client.post(f"/v1/chats/{chat_id}/messages", json=body, headers=who.headers)
                     )
                 )
-                for _ in range(200):
-                    if n == 0:
-                        arrived = await conn.fetchval(
-                            "SELECT count(*) FROM pg_stat_activity"
-                            " WHERE wait_event = 'advisory' AND query LIKE '%send_messages%'"
-                        )
-                    else:
-                        arrived = client.app[keys.sends].queued(chat_id) == n
-                    if arrived:
-                        break
-                    await asyncio.sleep(0.01)
-                assert arrived, f"send {n} never arrived"
+                if n == 0:
+                    await waiting_for_a_lock(conn, 1)
+                else:
+                    await queued_in_the_server(client, chat_id, n)
     finally:
         await holder.close()
     return await asyncio.gather(*requests)
@@ -316,26 +331,11 @@ async def test_a_send_the_database_refuses_fails_alone_not_with_its_batch(
     ]  # fmt: skip
 
 
-async def waiting_for_a_lock(conn, count, wait_event="advisory"):
-    """Wait until `count` sends wait for a lock in the database (a row's: transactionid)."""
-    for _ in range(300):
-        waiting = await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event = $1 AND query LIKE '%send_messages%'",
-            wait_event,
-        )
-        if waiting == count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} sends never waited for a lock")
-
-
 async def test_sends_to_different_chats_that_arrive_meanwhile_go_in_one_transaction(
     aiohttp_client, settings, conn, monkeypatch
 ):
     monkeypatch.setattr(Sends, "SLOW", 60.0)  # the held batches keep counting
     client = await aiohttp_client(create_app(settings))
-    sends = client.app[keys.sends]
     alice, bob, carol, dave, erin = [
         await sign_up(client, name) for name in ("alice", "bob", "carol", "dave", "erin")
     ]
@@ -363,11 +363,7 @@ async def test_sends_to_different_chats_that_arrive_meanwhile_go_in_one_transact
             # ...so these wait in the server, whatever their chats.
             for chat_id in (direct, group, gone, 2**40):
                 requests.append(asyncio.create_task(post_message(client, alice, chat_id, "hi")))
-                for _ in range(200):
-                    if sends.queued(chat_id):
-                        break
-                    await asyncio.sleep(0.01)
-                assert sends.queued(chat_id), "the send never arrived"
+                await queued_in_the_server(client, chat_id)
     finally:
         await holder.close()
     answers = await asyncio.gather(*requests)
