@@ -14,7 +14,11 @@ CPU of each party in percent of one core (read from /proc: a machine with 2 core
    reach the disk. msgs/s, PostgreSQL's CPU per message, and what the backends were
    doing (pg_stat_activity sampled every 20 ms: on CPU, waiting for a lock or for the
    WAL, or idle waiting for this client). Its rate over Chaat's says how many Chaat
-   processes one PostgreSQL can feed.
+   processes one PostgreSQL can feed. Then the same sends in batches, as the server
+   makes them under load (queries/messages/send_many.sql: send_messages(), one statement
+   and one commit a batch) from AT_ONCE and 2 x AT_ONCE connections (one server process
+   and two keep that many batches on their way): one message to each of the 22 chats a
+   batch, or 22 to the one chat.
 2. history: the query Chaat runs for a history page (queries/messages/list_before.sql,
    newest 50 of a 10,000-message chat) from --history-connections connections: pages/s
    and PostgreSQL's CPU per page; the work a read replica would take over.
@@ -64,6 +68,7 @@ import redis.asyncio as redis
 from chaat import migrate
 from chaat.bus import EVENTS_CHANNEL
 from chaat.db import queries
+from chaat.messages import Sends
 from chaat.validation import MAX_ID
 
 HERE = Path(__file__).resolve().parent
@@ -73,7 +78,10 @@ HISTORY = 10_000
 PAGE = 51
 """Chaat asks for one more than the page's 50, to know whether there are more."""
 BATCH = 22
-"""Redis PUBLISHes in one pipelined round trip: one per chat of the send workload."""
+"""Sends in one batch, Redis PUBLISHes in one pipelined round trip: one per chat of the
+send workload."""
+AT_ONCE = Sends.AT_ONCE
+"""Batches one server process keeps on their way to the database."""
 SAMPLE_SECONDS = 0.02
 SERVERS = {"chaat": b"chaat\0serve", "baseline": b"baseline.py"}
 """How compare.py's servers are found among its children (their command lines)."""
@@ -308,9 +316,12 @@ async def hammer(
     seconds: float,
     call: Callable[[asyncpg.Connection, int], Awaitable[Any]],
     cpu: Cpu,
+    *,
+    per_call: int = 1,
 ) -> Measure:
     """call(conn, n) from `connections` connections for `seconds`, each as soon as its last
-    answered: the rate, latency, CPU split and backend states."""
+    answered: the rate (of operations: per_call in each call), latency (of calls), CPU
+    split and backend states."""
     states: Counter[str] = Counter()
     stop = asyncio.Event()
     conns = [await connect() for _ in range(connections)]
@@ -336,12 +347,13 @@ async def hammer(
         for conn in conns:
             await conn.close()
     samples = sum(states.values()) or 1
+    rate = figures["rate"] * per_call
     return {
-        "rate": figures["rate"],
+        "rate": rate,
         "p50": figures["p50"],
         "p99": figures["p99"],
         **split,
-        "us per op": split["postgres CPU"] * 10_000 / figures["rate"],
+        "us per op": split["postgres CPU"] * 10_000 / rate,
         **{state: count / samples for state, count in states.items()},
     }
 
@@ -395,9 +407,10 @@ class Steps:
                 ),
             )
             rows.append((label, figures))
+        rows += await self.batched_sends()
         print_table(
             f"1. send_message() straight to PostgreSQL ({self.args.runs} runs of"
-            f" {self.args.seconds:g} s, medians)",
+            f" {self.args.seconds:g} s, medians); batches: send_messages(), p99 per batch",
             [
                 ("msgs/s (min-max)", "rate", ""),
                 ("p99 ms", "p99", ".1f"),
@@ -410,6 +423,42 @@ class Steps:
             ],
             rows,
         )
+
+    async def batched_sends(self) -> list[tuple[str, Measure]]:
+        """Sends as the server makes them under load (chaat.messages.Sends): batches in one
+        statement and one commit (queries/messages/send_many.sql), at most AT_ONCE on
+        their way from each process: one message to each of the 22 chats, or BATCH to the
+        one chat, per batch."""
+        chats, rows = self.chats, []
+        send_many = queries.messages.send_many.sql
+        kinds = (
+            ("22 chats", list(chats.spread)),
+            ("one chat", [chats.hot] * BATCH),
+        )
+        for where, chat_ids in kinds:
+            size = len(chat_ids)
+            nothing = [None] * size
+            for connections in (AT_ONCE, 2 * AT_ONCE):
+                label = f"{connections} conns, {where}, batches of {size}"
+                figures = await self.runs(
+                    f"sends, {label}",
+                    lambda c=connections, ids=chat_ids, none=nothing: hammer(
+                        self.connect,
+                        c,
+                        self.args.seconds,
+                        lambda conn, n: conn.fetch(
+                            send_many,
+                            ids,
+                            [chats.owner] * len(ids),
+                            [f"m{n}.{i}" for i in range(len(ids))],
+                            *[none] * 5,
+                        ),
+                        self.cpu,
+                        per_call=len(ids),
+                    ),
+                )
+                rows.append((label, figures))
+        return rows
 
     async def history(self) -> None:
         chats, rows = self.chats, []
