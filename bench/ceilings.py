@@ -438,6 +438,12 @@ class Steps:
         for where, chat_ids in kinds:
             size = len(chat_ids)
             nothing = [None] * size
+            first = await self.connect()
+            check = await first.fetch(
+                send_many, chat_ids, [chats.owner] * size, ["hello"] * size, *[nothing] * 5
+            )
+            await first.close()
+            assert [row["outcome"] for row in check] == ["sent"] * size, check
             for connections in (AT_ONCE, 2 * AT_ONCE):
                 label = f"{connections} conns, {where}, batches of {size}"
                 figures = await self.runs(
