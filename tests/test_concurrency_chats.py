@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 
 import asyncpg
@@ -257,6 +258,25 @@ async def sends_held_by_the_chats_lock(client, settings, conn, chat_id, sends):
     return await asyncio.gather(*requests)
 
 
+@contextlib.asynccontextmanager
+async def batches_held_by_chat_locks(client, settings, conn, who, chat_ids):
+    """For the block, another transaction holds each chat's lock, and one send of who's
+    to each waits for it in the database, in its own batch (sent once the one before
+    waits). Yields those sends' tasks; the locks go when the block ends."""
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with holder.transaction():
+            for chat_id in chat_ids:
+                await holder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", chat_id)
+            held = []
+            for n, chat_id in enumerate(chat_ids):
+                held.append(asyncio.create_task(post_message(client, who, chat_id, "held")))
+                await waiting_for_a_lock(conn, n + 1)
+            yield held
+    finally:
+        await holder.close()
+
+
 async def test_sends_to_a_busy_chat_go_together_and_each_gets_its_own_answer(
     aiohttp_client, settings, conn
 ):
@@ -349,23 +369,15 @@ async def test_sends_to_different_chats_that_arrive_meanwhile_go_in_one_transact
     resp = await client.delete(f"/v1/friends/{erin.id}", headers=alice.headers)
     assert resp.status == 204
 
-    holder = await asyncpg.connect(settings.database_url)
-    try:
-        async with holder.transaction():
-            # Both batches the server sends at once wait for a chat's lock...
-            for chat_id in (held, other_held):
-                await holder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", chat_id)
-            requests = []
-            for n, chat_id in enumerate((held, other_held)):
-                requests.append(asyncio.create_task(post_message(client, alice, chat_id, "held")))
-                await waiting_for_a_lock(conn, n + 1)
-            assert Sends.AT_ONCE == 2
-            # ...so these wait in the server, whatever their chats.
-            for chat_id in (direct, group, gone, 2**40):
-                requests.append(asyncio.create_task(post_message(client, alice, chat_id, "hi")))
-                await queued_in_the_server(client, chat_id)
-    finally:
-        await holder.close()
+    # Both batches the server sends at once wait for a chat's lock...
+    assert Sends.AT_ONCE == 2
+    async with batches_held_by_chat_locks(
+        client, settings, conn, alice, (held, other_held)
+    ) as requests:
+        # ...so these wait in the server, whatever their chats.
+        for chat_id in (direct, group, gone, 2**40):
+            requests.append(asyncio.create_task(post_message(client, alice, chat_id, "hi")))
+            await queued_in_the_server(client, chat_id)
     answers = await asyncio.gather(*requests)
 
     assert [r.status for r in answers] == [201, 201, 201, 201, 403, 404]
@@ -463,25 +475,17 @@ async def test_a_batch_held_up_by_a_lock_holds_up_only_its_own_chats(
     held, other_held, free = [
         (await new_chat(client, alice, [friend.username]))["id"] for friend in (bob, carol, dave)
     ]
-    holder = await asyncpg.connect(settings.database_url)
-    try:
-        async with holder.transaction():
-            for chat_id in (held, other_held):
-                await holder.execute("SELECT pg_advisory_xact_lock(chat_lock_key($1))", chat_id)
-            stuck = []
-            for n, chat_id in enumerate((held, other_held)):
-                stuck.append(asyncio.create_task(post_message(client, alice, chat_id, "held")))
-                await waiting_for_a_lock(conn, n + 1)
-            # AT_ONCE batches wait for locks held elsewhere: a send to another chat
-            # still goes, and so does a second send to a held chat's... after it.
-            resp = await asyncio.wait_for(post_message(client, alice, free, "not held up"), 5)
-            assert resp.status == 201
-            later = asyncio.create_task(post_message(client, alice, held, "after held"))
-            await asyncio.sleep(0.2)
-            assert not later.done()
-            assert not any(task.done() for task in stuck)
-    finally:
-        await holder.close()
+    async with batches_held_by_chat_locks(
+        client, settings, conn, alice, (held, other_held)
+    ) as stuck:
+        # AT_ONCE batches wait for locks held elsewhere: a send to another chat
+        # still goes, and so does a second send to a held chat's... after it.
+        resp = await asyncio.wait_for(post_message(client, alice, free, "not held up"), 5)
+        assert resp.status == 201
+        later = asyncio.create_task(post_message(client, alice, held, "after held"))
+        await asyncio.sleep(0.2)
+        assert not later.done()
+        assert not any(task.done() for task in stuck)
     assert [r.status for r in await asyncio.gather(*stuck, later)] == [201, 201, 201]
     assert [(await r.json())["seq"] for r in (*[t.result() for t in stuck], later.result())] == [
         1,
