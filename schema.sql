@@ -145,6 +145,10 @@ CREATE TABLE message (
     -- it at every INSERT, and would parse an SQL function's body each time to inline it.
     body_words   tsvector GENERATED ALWAYS AS (
         to_tsvector('simple', regexp_replace(body, '[^[:alnum:]]+', ' ', 'g'))) STORED,
+    -- The message as the API shows it, message_json(), kept by the trigger
+    -- message_api_json at every write: reading messages (a history page, an event,
+    -- a search) reads this, and builds no JSON and looks up no sender.
+    api_json     json NOT NULL,
     CONSTRAINT message_body_length CHECK (char_length(body) BETWEEN 1 AND 4000),
     CONSTRAINT message_client_id_length CHECK (char_length(client_id) <= 64),
     -- History pages are range scans of this index, whatever the chat's size;
@@ -345,6 +349,34 @@ AS $$
         rfc3339(m.deleted_at), m.reactions)::api_message)
 $$;
 
+-- message.api_json, made again whatever changes the message, and whoever changes it.
+-- A sender that does not exist is left to the foreign key to refuse.
+CREATE FUNCTION message_api_json() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    NEW.api_json := message_json(NEW, (SELECT u FROM app_user u WHERE u.id = NEW.sender_id));
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER message_api_json BEFORE INSERT OR UPDATE ON message
+FOR EACH ROW EXECUTE FUNCTION message_api_json();
+
+-- The API never renames a user; an operator who does it in SQL renames their messages too.
+CREATE FUNCTION sender_renamed() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE message SET api_json = NULL WHERE sender_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sender_renamed AFTER UPDATE OF username ON app_user
+FOR EACH ROW WHEN (OLD.username IS DISTINCT FROM NEW.username)
+EXECUTE FUNCTION sender_renamed();
+
 -- A chat as viewer_id sees it: last_message and unread_count are theirs, and
 -- someone who is not a participant (an administrator) sees neither. A null
 -- viewer (a live event, sent to everyone in the chat) sees last_message, unread_count 0.
@@ -359,8 +391,7 @@ BEGIN
             'participants', (SELECT coalesce(json_agg(user_json(u) ORDER BY u.id), '[]')
                              FROM chat_participant p JOIN app_user u ON u.id = p.user_id
                              WHERE p.chat_sesh_id = c.id),
-            'last_message', (SELECT message_json(m, s)
-                             FROM message m JOIN app_user s ON s.id = m.sender_id
+            'last_message', (SELECT m.api_json FROM message m
                              WHERE m.chat_sesh_id = c.id AND m.seq = c.last_seq
                                AND (viewer_id IS NULL OR me.user_id IS NOT NULL)),
             'unread_count', coalesce((SELECT count(*) FROM message m
@@ -412,10 +443,9 @@ BEGIN
             -- + 0: through the words index, not backwards along the primary key.
             ORDER BY m.id + 0 DESC
             LIMIT $5)
-        SELECT message_json(m, s)::text
+        SELECT m.api_json::text
         FROM page
         JOIN message m ON m.id = page.id
-        JOIN app_user s ON s.id = m.sender_id
         ORDER BY m.id DESC
     $search$ USING p_user_id, p_chat_id, p_q, p_before, p_limit;
 END
@@ -556,12 +586,11 @@ BEGIN
         END IF;
         -- Who may write, in one statement: a participant, who in a direct chat must
         -- still be the other's friend, and not blocked.
-        SELECT u AS sender, p.user_id IS NOT NULL AS participates, r.outcome, r.stranger
+        SELECT p.user_id IS NOT NULL AS participates, r.outcome, r.stranger
         INTO checked
         FROM (SELECT) AS one
-        LEFT JOIN app_user u ON u.id = p_sender_ids[i]
-        LEFT JOIN chat_participant p ON p.chat_sesh_id = c.id AND p.user_id = u.id
-        LEFT JOIN LATERAL direct_chat_refusal(c, u.id) AS r ON true;
+        LEFT JOIN chat_participant p ON p.chat_sesh_id = c.id AND p.user_id = p_sender_ids[i]
+        LEFT JOIN LATERAL direct_chat_refusal(c, p_sender_ids[i]) AS r ON true;
         IF NOT checked.participates THEN
             outcome := 'not_found';
         ELSIF checked.outcome IS NOT NULL THEN
@@ -611,9 +640,7 @@ BEGIN
             SELECT * INTO m FROM sent;
             outcome := 'sent';
         END IF;
-        IF m.id IS NOT NULL THEN
-            message := message_json(m, checked.sender);
-        END IF;
+        message := m.api_json;
         RETURN NEXT;
     END LOOP;
 END
@@ -642,7 +669,6 @@ DECLARE
     locked record;
     c chat_sesh;
     m message;
-    sender app_user;
 BEGIN
     locked := lock_message(p_chat_id, p_seq, p_user_id, true);
     IF locked.outcome IS NOT NULL THEN
@@ -667,9 +693,8 @@ BEGIN
     WHERE id = m.id
     RETURNING * INTO m;
     INSERT INTO event (chat_sesh_id, type, message_id) VALUES (p_chat_id, 'message.updated', m.id);
-    SELECT * INTO sender FROM app_user WHERE id = p_user_id;
     outcome := 'edited';
-    message := message_json(m, sender);
+    message := m.api_json;
 END
 $$;
 
@@ -719,7 +744,6 @@ DECLARE
     locked record;
     c chat_sesh;
     m message;
-    sender app_user;
     free_slot smallint;
 BEGIN
     locked := lock_message(p_chat_id, p_seq, p_user_id, p_add);
@@ -774,8 +798,7 @@ BEGIN
         VALUES (p_chat_id, 'message.updated', m.id);
         outcome := 'changed';
     END IF;
-    SELECT * INTO sender FROM app_user WHERE id = m.sender_id;
-    message := message_json(m, sender);
+    message := m.api_json;
 END
 $$;
 

@@ -193,6 +193,41 @@ async def test_a_deleted_message_stays_as_a_tombstone_in_its_place(client, alice
     assert (await get(client, alice, direct["id"], 1)) == first
 
 
+async def test_every_reader_shows_every_change_of_a_message(client, conn, alice, bob, group):
+    """Readers read each message's JSON as stored at its last change (message.api_json):
+    an edit, a reaction, a deletion, and an operator's change in SQL (a body moderated,
+    a user renamed) show in one message, history, the chat list and search alike."""
+    chat_id = group["id"]
+    sent = await send(client, alice, chat_id, "first words")
+
+    async def everywhere(words=None):
+        one = await get(client, bob, chat_id, sent["seq"])
+        resp = await client.get(f"/v1/chats/{chat_id}/messages", headers=bob.headers)
+        assert (await resp.json())["items"] == [one]
+        resp = await client.get("/v1/chats", headers=bob.headers)
+        chats = {c["id"]: c for c in (await resp.json())["items"]}
+        assert chats[chat_id]["last_message"] == one
+        resp = await client.get("/v1/messages", params={"q": words or "zzz"}, headers=bob.headers)
+        assert (await resp.json())["items"] == ([one] if words else [])
+        return one
+
+    assert await everywhere("first") == sent
+    path = f"/v1/chats/{chat_id}/messages/{sent['seq']}"
+    resp = await client.patch(path, json={"body": "second words"}, headers=alice.headers)
+    assert await everywhere("second") == await resp.json()
+    reacted = await react(client, bob, chat_id, sent["seq"], THUMBS)
+    assert await everywhere("second") == reacted
+    await conn.execute("UPDATE message SET body = 'moderated' WHERE id = $1", sent["id"])
+    await conn.execute("UPDATE app_user SET username = 'alicia' WHERE id = $1", alice.id)
+    shown = await everywhere("moderated")
+    assert (shown["body"], shown["sender"]) == ("moderated", {"id": alice.id, "username": "alicia"})
+    assert shown["reactions"] == reacted["reactions"]
+    resp = await client.delete(path, headers=alice.headers)
+    assert resp.status == 204
+    tombstone = await everywhere()
+    assert (tombstone["body"], tombstone["reactions"]) == (None, [])
+
+
 async def test_who_may_delete(client, alice, bob, carol, group):
     direct = await new_chat(client, alice, ["bob"])
     by_bob = await send(client, bob, group["id"], "bob's")

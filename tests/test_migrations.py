@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from conftest import PASSWORD, ROOT
+from conftest import PASSWORD, ROOT, TIMESTAMP
 
 from chaat import migrate
 from chaat.app import create_app
@@ -49,6 +49,7 @@ CATALOG = {
         SELECT pg_get_functiondef(oid) FROM pg_proc
         WHERE pronamespace = 'public'::regnamespace
     """,
+    "triggers": "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
     # id_shift depends on the ids a database had handed out before (migration 0003).
     "rows": "SELECT 'event_horizon ' || (to_jsonb(h) - 'id_shift')::text FROM event_horizon h",
 }
@@ -153,7 +154,14 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(
     assert resp.status == 201
     headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
     resp = await client.get(f"/v1/chats/{group}/messages", headers=headers)
-    assert [m["body"] for m in (await resp.json())["items"]] == ["hello", "hi alice"]
+    old_messages = (await resp.json())["items"]
+    assert [m["body"] for m in old_messages] == ["hello", "hi alice"]
+    assert [m["sender"] for m in old_messages] == [
+        {"id": alice, "username": "alice"},
+        {"id": bob, "username": "bob"},
+    ]
+    assert [m["client_id"] for m in old_messages] == [None, "b-1"]
+    assert all(TIMESTAMP.fullmatch(m["created_at"]) for m in old_messages)
     # Search finds the old messages by their words (0013 rebuilt the words column).
     resp = await client.get("/v1/messages", params={"q": "ALI"}, headers=headers)
     assert [m["body"] for m in (await resp.json())["items"]] == ["hi alice"]
@@ -189,6 +197,12 @@ async def test_a_chaat_1_0_database_upgrades_with_its_data(
     try:
         status = await migrate.status(conn)
         assert (status.version, status.pending, status.legacy) == (len(MIGRATIONS), [], False)
+        # Each message's stored JSON (0020) is what message_json() makes of it now.
+        stale = await conn.fetchval(
+            "SELECT count(*) FROM message m JOIN app_user s ON s.id = m.sender_id"
+            " WHERE m.api_json::text <> message_json(m, s)::text"
+        )
+        assert (await conn.fetchval("SELECT count(*) FROM message"), stale) == (3, 0)
         await migrate.upgrade(fresh)
         assert await catalog(conn) == await catalog(fresh)
     finally:

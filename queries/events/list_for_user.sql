@@ -2,7 +2,7 @@
 -- The events one user missed after id `after`, up to `through` (settled), oldest
 -- first, for a resuming client: their own events, and their chats' events while
 -- they were in them.
-SELECT missed.id, missed.type, coalesce(missed.data, message_json(m, s))::text AS data FROM (
+SELECT missed.id, missed.type, coalesce(missed.data, m.api_json)::text AS data FROM (
     (SELECT e.id, e.type, e.data, e.message_id FROM event e
      WHERE e.user_id = :user_id AND e.id > :after AND e.id <= :through
      ORDER BY e.id LIMIT :limit)
@@ -19,6 +19,5 @@ SELECT missed.id, missed.type, coalesce(missed.data, message_json(m, s))::text A
        AND (cm.until_event_id IS NULL OR cm.until_event_id > :after))
 ) missed
 LEFT JOIN message m ON m.id = missed.message_id
-LEFT JOIN app_user s ON s.id = m.sender_id
 ORDER BY missed.id
 LIMIT :limit;

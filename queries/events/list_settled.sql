@@ -24,9 +24,8 @@ batch AS (
     ORDER BY b.id
     LIMIT :limit)
 SELECT p.settled, p.unsettled,
-       b.id, b.type, coalesce(b.data, message_json(m, s))::text AS data, b.recipients
+       b.id, b.type, coalesce(b.data, m.api_json)::text AS data, b.recipients
 FROM p
 LEFT JOIN batch b ON true
 LEFT JOIN message m ON m.id = b.message_id AND b.recipients <> '{}'
-LEFT JOIN app_user s ON s.id = m.sender_id
 ORDER BY b.id;

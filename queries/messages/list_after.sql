@@ -6,8 +6,8 @@ WITH a AS MATERIALIZED (
         SELECT FROM chat_participant p WHERE p.chat_sesh_id = :chat_id AND p.user_id = :user_id
     ) AS allowed)
 SELECT a.allowed, CASE WHEN a.allowed THEN ARRAY(
-    SELECT message_json(m, s)::text
-    FROM message m JOIN app_user s ON s.id = m.sender_id
+    SELECT m.api_json::text
+    FROM message m
     WHERE m.chat_sesh_id = :chat_id AND m.seq > :after
     ORDER BY m.seq
     LIMIT :limit) END AS page
