@@ -75,7 +75,9 @@ async def _limits(app: web.Application) -> AsyncIterator[None]:
 async def _events(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.settings]
     assert settings.database_url
-    delivery_pool = await db.create_pool(settings.database_url, size=DELIVERY_CONNECTIONS)
+    delivery_pool = await db.create_pool(
+        settings.database_url, size=DELIVERY_CONNECTIONS, name="chaat delivery"
+    )
     hub = Hub(
         app[keys.pool],
         settings.database_url,

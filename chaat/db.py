@@ -82,8 +82,9 @@ class _PoolConnection(asyncpg.Connection):  # type: ignore[misc]
         return ""
 
 
-async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
-    """Open a pool whose connections speak UTC and decode jsonb."""
+async def create_pool(dsn: str, *, size: int, name: str = "chaat") -> asyncpg.Pool:
+    """Open a pool whose connections speak UTC and decode jsonb; name is their
+    application_name (pg_stat_activity shows it)."""
     pool = await asyncpg.create_pool(
         dsn,
         connection_class=_PoolConnection,
@@ -92,7 +93,7 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
         init=_init_connection,
         server_settings={
             "timezone": "UTC",
-            "application_name": "chaat",
+            "application_name": name,
             # Plan each prepared statement once. By default PostgreSQL plans it again
             # on every execution whenever the generic plan's estimate looks costlier,
             # as it does for a `LIMIT $n`: a history page spent more than half its
