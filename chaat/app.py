@@ -64,7 +64,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _limits(app: web.Application) -> AsyncIterator[None]:
     app[keys.limiter] = Limiter(app[keys.pool], app[keys.settings].rate_limits)
-    app[keys.sends] = messages.Sends(app[keys.pool], app[keys.limiter])
+    app[keys.sends] = messages.Sends(
+        app[keys.pool], app[keys.limiter], workers=app[keys.settings].workers
+    )
     pruning = asyncio.create_task(app[keys.limiter].prune_forever())
     yield
     pruning.cancel()

@@ -106,16 +106,20 @@ class Sends:
     """
 
     AT_ONCE = 2
-    """Batches on their way at once (so many pool connections at most)..."""
+    """Batches on their way at once, for the server's worker processes together (so
+    many pool connections at most)..."""
     SLOW = 0.2
     """...but a batch on its way for longer than this many seconds (one of its chats'
     lock is held, say) no longer counts: it holds up its own chats, not everyone's."""
     MOST = 100
     """Sends in one batch at most (one transaction writes at most 1024 events)."""
 
-    def __init__(self, pool: asyncpg.Pool, limiter: Limiter) -> None:
+    def __init__(self, pool: asyncpg.Pool, limiter: Limiter, *, workers: int = 1) -> None:
         self._pool = pool
         self._limiter = limiter
+        self._at_once = max(1, self.AT_ONCE // workers)
+        """This process's share of AT_ONCE: each worker batches only its own sends, and
+        more batches at once are smaller ones, each paying a statement and a commit."""
         self._waiting: dict[int, list[_Outgoing]] = {}
         """Per chat, in the order chats came: its sends that are not on their way yet."""
         self._on_their_way: set[int] = set()
@@ -150,8 +154,8 @@ class Sends:
         return len(self._waiting.get(chat_id, ()))
 
     def _launch(self) -> None:
-        """Send batches while fewer than AT_ONCE are on their way."""
-        while self._flying < self.AT_ONCE:
+        """Send batches while fewer than this process's share of AT_ONCE are on their way."""
+        while self._flying < self._at_once:
             batch = self._next_batch()
             if not batch:
                 return

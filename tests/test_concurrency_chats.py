@@ -396,6 +396,25 @@ async def test_sends_to_different_chats_that_arrive_meanwhile_go_in_one_transact
     assert len({transactions[held], transactions[other_held], transactions[direct]}) == 3
 
 
+async def test_workers_share_the_batches_on_their_way(aiohttp_client, settings, conn, monkeypatch):
+    """With --workers 2, each process sends one batch at a time, not AT_ONCE: two
+    processes' batches at once are as many as one process's, and as large."""
+    monkeypatch.setattr(Sends, "SLOW", 60.0)  # the held batch keeps counting
+    client = await aiohttp_client(create_app(replace(settings, workers=2)))
+    alice, bob, carol = [await sign_up(client, name) for name in ("alice", "bob", "carol")]
+    for friend in (bob, carol):
+        await befriend(client, alice, friend)
+    held, free = [(await new_chat(client, alice, [f.username]))["id"] for f in (bob, carol)]
+
+    async with batches_held_by_chat_locks(client, settings, conn, alice, (held,)) as stuck:
+        waiting = asyncio.create_task(post_message(client, alice, free, "after the held one"))
+        await queued_in_the_server(client, free)
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+    answers = await asyncio.gather(*stuck, waiting)
+    assert [r.status for r in answers] == [201, 201]
+
+
 async def test_a_batch_takes_a_groups_lock_before_any_pairs(client, settings, conn, alice, bob):
     """A group's lock, then a pair's: the order adding someone to a group takes them in
     (chaat/chats.py), so a batch and an addition never wait for each other."""
