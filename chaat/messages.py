@@ -106,8 +106,8 @@ class Sends:
     """
 
     AT_ONCE = 2
-    """Batches on their way at once, for the server's worker processes together (so
-    many pool connections at most)..."""
+    """Batches on their way at once, shared by the server's worker processes, each
+    keeping at least one (so many pool connections at most)..."""
     SLOW = 0.2
     """...but a batch on its way for longer than this many seconds (one of its chats'
     lock is held, say) no longer counts: it holds up its own chats, not everyone's."""
