@@ -38,7 +38,7 @@ cores.
     python bench/compare.py --workload login --workload idle --sockets 2000
     python bench/compare.py --workload search --search-sizes 100000 --seconds 2 --runs 1
     python bench/compare.py --report                 # and write docs/PERFORMANCE.md
-    python bench/compare.py --workers 2
+    python bench/compare.py --workers 2              # both servers in two processes
     python bench/compare.py --chaat-python /tmp/old/.venv/bin/python   # an older Chaat
 
 As root, the embedded PostgreSQL runs as CHAAT_PG_USER (default: nobody).
@@ -831,7 +831,7 @@ async def set_up(
             history=lambda: baseline_get(f"/history/{deep}?limit=50"),
             listen=baseline_listen,
             fan_send=lambda body: baseline_post(
-                f"/send/{fan}", {"sender_id": owner_id, "body": body}, 201
+                f"/send/{fan}?everywhere", {"sender_id": owner_id, "body": body}, 201
             ),
             log_in=lambda _n: baseline_post("/login", {"password": PASSWORD}, 201),
             probe=lambda: baseline_get("/history/0?limit=1"),
@@ -923,6 +923,7 @@ async def servers(
             dsn,
             str(baseline_port),
             password_hash,
+            str(args.workers),
             env=env,
         ),
     ]
@@ -983,7 +984,8 @@ async def bench(args: argparse.Namespace, dsn: str) -> None:
     baseline, ours = (side.measures for side in sides)
     heading = (
         f"{args.runs} run{'s' if args.runs > 1 else ''} of {args.seconds:g} s,"
-        f" {args.concurrency} clients, chaat --workers {args.workers}; medians (min-max)"
+        f" {args.concurrency} clients, each server in {args.workers} process"
+        f"{'es' if args.workers > 1 else ''}; medians (min-max)"
     )
     report.print_table(heading, report.lines(shown, baseline, ours))
     if args.report:
@@ -1050,7 +1052,12 @@ def main() -> None:
     parser.add_argument(
         "--sockets", type=int, default=10_000, help="idle WebSockets held open on each server"
     )
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes of each server: chaat serve --workers, and the baseline's",
+    )
     parser.add_argument(
         "--search-sizes",
         type=size_list,

@@ -38,10 +38,14 @@ SEARCHED = [
 """Rows that must have Chaat's figures (each query's, " / " between them) and no baseline."""
 
 
-async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_database, tmp_path):
+async def compare(
+    database_url: str, *args: str
+) -> tuple[str, dict[tuple[str, str], tuple[str, str]]]:
+    """Run bench/compare.py at tiny sizes: its output, and its table's figures by (workload,
+    measure): (baseline's, Chaat's)."""
     env = {
         **os.environ,
-        "DATABASE_URL": await empty_database(),
+        "DATABASE_URL": database_url,
         # Cheap hashes: the setup signs up 41 users, and the login storm is a smoke here.
         "CHAAT_ARGON2_TIME_COST": "1",
         "CHAAT_ARGON2_MEMORY_COST": "1024",
@@ -50,7 +54,7 @@ async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_datab
         sys.executable,
         str(ROOT / "bench" / "compare.py"),
         *("--seconds", "0.3", "--runs", "1", "--concurrency", "4", "--rate", "50"),
-        *("--sockets", "20", "--search-sizes", "2000", "--report", str(tmp_path)),
+        *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -58,7 +62,14 @@ async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_datab
     out, err = await bench.communicate()
     assert bench.returncode == 0, err.decode()[-2000:]
     rows = [line.split("|")[1:-1] for line in out.decode().splitlines() if line.startswith("| ")]
-    figures = {(c[0].strip(), c[1].strip()): (c[2].strip(), c[3].strip()) for c in rows}
+    return out.decode(), {(c[0].strip(), c[1].strip()): (c[2].strip(), c[3].strip()) for c in rows}
+
+
+async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_database, tmp_path):
+    _, figures = await compare(
+        await empty_database(),
+        *("--sockets", "20", "--search-sizes", "2000", "--report", str(tmp_path)),
+    )
     for row in MEASURED:
         assert row in figures
         assert "-" not in figures[row], row
@@ -77,3 +88,15 @@ async def test_the_side_by_side_benchmark_runs_and_writes_its_report(empty_datab
     assert "![" in page
     assert "(performance.png)" in page
     assert (tmp_path / "performance.png").read_bytes().startswith(b"\x89PNG")
+
+
+async def test_both_servers_run_in_several_processes_and_fan_out_across_them(empty_database):
+    """--workers 2: Chaat's workers and the baseline's processes share their port, and each
+    server delivers a message sent through one process to listeners on the other."""
+    out, figures = await compare(
+        await empty_database(), "--workers", "2", "--workload", "send", "--workload", "fan-out"
+    )
+    assert "each server in 2 processes" in out
+    for row in [("send", "msgs /s"), ("fan-out", "deliveries /s")]:
+        assert "-" not in figures[row], row
+    assert figures["fan-out", "deliveries lost"] == ("0", "0")
