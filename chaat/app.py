@@ -15,14 +15,16 @@ from chaat.limits import Limiter, Throttle
 from chaat.routes import routes
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
+from chaat.siblings import Siblings
 
 MAX_BODY = 64 * 1024
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The Chaat API for settings.database_url, which must be set (see chaat.__main__)."""
+def create_app(settings: Settings, *, siblings: Siblings | None = None) -> web.Application:
+    """The Chaat API for settings.database_url, which must be set (see chaat.__main__);
+    siblings: this worker's end of the others' (chaat.server.run_workers)."""
     app = web.Application(
         client_max_size=MAX_BODY,
         middlewares=[
@@ -34,6 +36,8 @@ def create_app(settings: Settings) -> web.Application:
         ],
     )
     app[keys.settings] = settings
+    if siblings is not None:
+        app[keys.siblings] = siblings
     app[keys.passwords] = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost,
@@ -87,6 +91,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
         retention=settings.event_retention,
         revocations=app[keys.checked_tokens],
         redis_url=settings.redis_url,
+        siblings=app.get(keys.siblings),
     )
     await hub.start()
     app[keys.hub] = hub

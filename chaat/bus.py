@@ -125,14 +125,25 @@ class PostgresBus:
     others' names at most once a PEERS_CHECK_SECONDS; one whose first stream opens says
     so (STREAMS_OPENED), so the others wake it from then on. A process that starts may
     wait up to PEERS_CHECK_SECONDS plus one poll of its dispatcher for the events
-    committed meanwhile, and misses the typing notices.
+    committed meanwhile, and misses the typing notices. The workers of one `chaat serve`
+    tell each other directly (chaat.siblings): they do not count as others here.
     """
 
-    def __init__(self, pool: asyncpg.Pool, *, name: str, own_listener: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        name: str,
+        own_listeners: Callable[[], list[int]],
+        from_us: Callable[[str], bool],
+    ) -> None:
         self._pool = pool
         self._name = name
-        self._own_listener = own_listener
-        """The backend pid of our own LISTEN connection (0 while it is down)."""
+        self._own_listeners = own_listeners
+        """The backend pids of our own LISTEN connection (0 while it is down) and of our
+        sibling workers' (chaat.siblings), which hear from us directly."""
+        self._from_us = from_us
+        """Whether a wake-up's sender name is ours or a sibling's."""
         self._outbox = _Outbox()
         self._peers = True
         self._peers_checked = -math.inf
@@ -177,7 +188,7 @@ class PostgresBus:
 
     def _on_wake_up(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         sender, _, what = payload.partition(" ")
-        if what == STREAMS_OPENED and sender != self._name:
+        if what == STREAMS_OPENED and not self._from_us(sender):
             self._peers, self._peers_checked = True, time.monotonic()
 
     async def run(self) -> None:
@@ -199,14 +210,14 @@ class PostgresBus:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def _anyone_else(self) -> bool:
-        """Whether another process listens (or we could not tell)."""
+        """Whether another process listens, other than our siblings (or we could not tell)."""
         now = time.monotonic()
         if now - self._peers_checked >= PEERS_CHECK_SECONDS:
             self._peers_checked = now
             try:
                 async with db.connection(self._pool) as conn:
                     others = await store.events.count_listeners(
-                        conn, names=[LISTENER_NAME], except_pid=self._own_listener()
+                        conn, names=[LISTENER_NAME], except_pids=self._own_listeners()
                     )
                     self._peers = others > 0
             except Exception as exc:

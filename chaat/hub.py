@@ -48,6 +48,7 @@ from chaat.bus import (
     PostgresBus,
     RedisBus,
 )
+from chaat.siblings import Siblings
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ class Hub:
         retention: int,
         revocations: Revocations,
         redis_url: str | None = None,
+        siblings: Siblings | None = None,
     ) -> None:
         self._pool = pool
         self._delivery_pool = delivery_pool
@@ -271,15 +273,17 @@ class Hub:
         self._cursor = 0
         """Every event up to here is dispatched."""
         self._reaching = 0
-        self._joined = 0
-        """Streams started so far (the dispatcher notices one starting while it reads)."""
         """Up to where the dispatch under way goes: it names its recipients when it
         starts, so a stream that subscribes meanwhile replays up to here itself."""
+        self._joined = 0
+        """Streams started so far (the dispatcher notices one starting while it reads)."""
         self._wake = asyncio.Event()
         self._name = secrets.token_hex(8)
         """Our wake-ups' payload, so that we can skip our own when they come back."""
         self._listener_pid = 0
         """Our LISTEN connection's backend pid, 0 while it is down (the bus asks)."""
+        self._siblings = None if redis_url else siblings
+        """The other workers of this `chaat serve` (chaat.siblings), with the Postgres bus."""
         self.bus: Bus = (
             RedisBus(
                 redis_url,
@@ -290,7 +294,10 @@ class Hub:
             )
             if redis_url
             else PostgresBus(
-                delivery_pool, name=self._name, own_listener=lambda: self._listener_pid
+                delivery_pool,
+                name=self._name,
+                own_listeners=self._our_listeners,
+                from_us=self._from_us,
             )
         )
         self._tasks: set[asyncio.Task[None]] = set()
@@ -312,6 +319,9 @@ class Hub:
             self._prune_forever(),
         ):
             self._spawn(work)
+        if self._siblings:
+            self._siblings.start(self._name, wake=self._wake.set, hear_live=self._hear_live)
+            self._spawn(self._siblings.run())
         _hubs.add(self)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
@@ -334,6 +344,8 @@ class Hub:
 
     async def stop(self) -> None:
         _hubs.discard(self)
+        if self._siblings:
+            self._siblings.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -342,13 +354,18 @@ class Hub:
     def wake(self, topics: Iterable[str]) -> None:
         """New events committed here: dispatch them, and wake the other processes."""
         self._wake.set()
+        if self._siblings:
+            self._siblings.wake()
         self.bus.publish(topics)
 
     def send_live(self, topic: str, user_ids: list[int], type: str, data: str) -> None:
         """A live-only event (data: JSON text) to these users' streams, on every process;
         never stored, so never replayed, and lost by a stream that is not open."""
         self._deliver_live(user_ids, type, data)
-        self.bus.send_live(topic, f'{{"to":{json.dumps(user_ids)},"type":"{type}","data":{data}}}')
+        payload = f'{{"to":{json.dumps(user_ids)},"type":"{type}","data":{data}}}'
+        if self._siblings:
+            self._siblings.send_live(payload)
+        self.bus.send_live(topic, payload)
 
     def _deliver_live(self, user_ids: list[int], type: str, data: str) -> None:
         for user_id in user_ids:
@@ -380,6 +397,8 @@ class Hub:
         if subscriber.user_id not in self._subscribers:
             self.bus.follow(subscriber.user_id)
         mine = self._subscribers.setdefault(subscriber.user_id, {})
+        if self._siblings:
+            self._siblings.streams(True)
         live = [s for s in mine if s.kicked is None]
         for oldest in live[: max(0, len(live) + 1 - MOST_STREAMS)]:
             oldest.kick(POLICY_VIOLATION, f"more than {MOST_STREAMS} open streams for this user")
@@ -395,6 +414,8 @@ class Hub:
             if not mine:
                 self._subscribers.pop(subscriber.user_id, None)
                 self.bus.unfollow(subscriber.user_id)
+                if self._siblings and not self._subscribers:
+                    self._siblings.streams(False)
 
     async def follow(
         self, subscriber: Subscriber, since: int | None, sink: Sink, ready: str
@@ -471,6 +492,8 @@ class Hub:
                 await conn.add_listener(TOKENS_CHANNEL, self._on_tokens_changed)
                 await conn.add_listener(LIVE_CHANNEL, self._on_live)
                 self._listener_pid = conn.get_server_pid()
+                if self._siblings:
+                    self._siblings.listening(self._listener_pid)
                 self.listening.set()
                 self._silent_since = None
                 self._revocations.listening(True)
@@ -484,6 +507,8 @@ class Hub:
                 db.log_failure("event listener", exc)
             finally:
                 self._listener_pid = 0
+                if self._siblings:
+                    self._siblings.listening(0)
                 self.listening.clear()
                 self._silent_since = self._silent_since or time.monotonic()
                 self._revocations.listening(False)
@@ -508,13 +533,22 @@ class Hub:
 
     def _on_events(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         sender, _, _ = payload.partition(" ")
-        if sender != self._name:  # our own wake-up was handled when we sent it
+        if not self._from_us(sender):  # our own wake-up was handled when we sent it
             self._wake.set()
 
     def _on_live(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         sender, _, event = payload.partition(" ")
-        if sender != self._name:  # ours were delivered when we sent them
+        if not self._from_us(sender):  # ours were delivered when we sent them
             self._hear_live(event)
+
+    def _from_us(self, sender: str) -> bool:
+        """Whether a bus message came from this process, or from a sibling worker, which
+        told us directly (chaat.siblings)."""
+        return sender == self._name or bool(self._siblings and self._siblings.is_sibling(sender))
+
+    def _our_listeners(self) -> list[int]:
+        """The LISTEN connections the bus need not wake: ours and our siblings'."""
+        return [self._listener_pid, *(self._siblings.listener_pids() if self._siblings else ())]
 
     def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         """Payload: "<user id> <nonce>", and " confirm" when the revoking process waits to

@@ -11,6 +11,7 @@ from chaat.hub import Hub
 from chaat.limits import Limiter, Throttle
 from chaat.security import CheckedTokens, Passwords, Tokens
 from chaat.settings import Settings
+from chaat.siblings import Siblings
 
 if TYPE_CHECKING:
     from chaat.auth import Caller  # noqa: F401 (chaat.auth imports this module)
@@ -21,6 +22,8 @@ pool = web.AppKey("pool", asyncpg.Pool)
 passwords = web.AppKey("passwords", Passwords)
 tokens = web.AppKey("tokens", Tokens)
 hub = web.AppKey("hub", Hub)
+siblings = web.AppKey("siblings", Siblings)
+"""The other workers of this `chaat serve --workers N`, set only when there are some."""
 typing_notices = web.AppKey("typing_notices", Throttle)
 limiter = web.AppKey("limiter", Limiter)
 sends = web.AppKey["Sends"]("sends")

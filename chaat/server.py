@@ -23,6 +23,7 @@ import asyncpg
 
 from chaat import embedded, errors, migrate
 from chaat.settings import ConfigError, Settings
+from chaat.siblings import Siblings
 
 WORKER_POOL_FLOOR = 2
 """Request connections a worker has at least, whatever CHAAT_POOL_SIZE / --workers."""
@@ -184,8 +185,14 @@ def run_workers(settings: Settings) -> None:
     context = multiprocessing.get_context("spawn")
     failures = context.SimpleQueue()
     each = worker_settings(settings)
+    # With the Redis bus, its channels wake each worker for its own users already.
+    ends = Siblings.inboxes(settings.workers) if not settings.redis_url else None
     workers = [
-        context.Process(target=worker_main, args=(each, failures), name=f"chaat-worker-{n}")
+        context.Process(
+            target=worker_main,
+            args=(each, failures, ends[n] if ends else None),
+            name=f"chaat-worker-{n}",
+        )
         for n in range(settings.workers)
     ]
     stopping = False
@@ -206,6 +213,8 @@ def run_workers(settings: Settings) -> None:
         worker.start()
         if stopping:
             stop()  # the signal came while this one started, before stop() could see it
+    for end in ends or ():
+        end.close()  # the workers have their copies
     failed = None
     # A worker runs until we see its sentinel fire, whatever exitcode says meanwhile: the
     # sentinel fires a moment before the exit status can be collected, so a worker that
@@ -228,11 +237,11 @@ def run_workers(settings: Settings) -> None:
         raise ConfigError(message or f"{failed.name} stopped (exit code {failed.exitcode})")
 
 
-def worker_main(settings: Settings, failures: Any) -> None:
+def worker_main(settings: Settings, failures: Any, siblings: Siblings | None) -> None:
     """A worker process: serve until told to stop; report a failure as its one line."""
     embedded.die_with_parent(signal.SIGTERM)()
     try:
-        run_worker(settings)
+        run_worker(settings, siblings)
     except KeyboardInterrupt:
         pass
     except Exception as exc:
@@ -241,13 +250,13 @@ def worker_main(settings: Settings, failures: Any) -> None:
         raise SystemExit(1) from None
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, siblings: Siblings | None = None) -> None:
     from chaat import protocol
     from chaat.app import create_app
 
     configure_logging(settings)
     protocol.run(
-        create_app(settings),
+        create_app(settings, siblings=siblings),
         host=settings.host,
         port=settings.port,
         reuse_port=settings.workers > 1,

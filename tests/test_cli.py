@@ -195,7 +195,7 @@ def test_the_workers_share_the_request_connections():
     assert pools == {(10, 1): 10, (10, 2): 5, (10, 3): 4, (3, 4): server.WORKER_POOL_FLOOR}
 
 
-def _worker(settings: Settings, failures: Any) -> None:
+def _worker(settings: Settings, failures: Any, _siblings: Any) -> None:
     """In place of chaat.server.worker_main: the first worker fails at once, the others
     serve (sleep) until stopped."""
     if multiprocessing.current_process().name == "chaat-worker-0":
@@ -234,7 +234,7 @@ def test_a_worker_that_ended_before_the_watch_began_still_stops_the_server(monke
     assert [p.exitcode for p in started] == [1, -signal.SIGTERM]
 
 
-def _sleeping_worker(settings: Settings, failures: Any) -> None:
+def _sleeping_worker(settings: Settings, failures: Any, _siblings: Any) -> None:
     time.sleep(60)
 
 

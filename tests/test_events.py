@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -14,9 +15,10 @@ import asyncpg
 import pytest
 from conftest import PASSWORD, User, befriend, sign_up, start_chaat
 
-from chaat import bus, hub, keys
+from chaat import bus, hub, keys, messages
 from chaat.app import create_app
 from chaat.handlers import events as event_handlers
+from chaat.siblings import Siblings
 
 
 class Stream:
@@ -442,6 +444,57 @@ async def test_two_server_processes_share_events_and_revocations(client, setting
         await asyncio.wait_for(other.wait(), 10)
 
 
+async def test_the_workers_of_one_server_wake_each_other_without_postgresql(
+    client, settings, alice, bob, database_url
+):
+    """`chaat serve --workers 2`, for real: streams spread over both workers get every
+    message promptly, whichever worker took the send, and no wake-up goes through
+    PostgreSQL (only each worker's first stream is announced, for other servers)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "CHAAT_SECRET_KEY": settings.secret_key,
+    }
+    await befriend(client, alice, bob)
+    chat_id = await chat_with(client, alice, bob)
+    server, base = await start_chaat(env, "--workers", "2")
+    spy = await asyncpg.connect(database_url)
+    heard: list[str] = []
+    sessions = [aiohttp.ClientSession() for _ in range(8)]  # new connections: both workers
+    try:
+        await spy.add_listener(bus.EVENTS_CHANNEL, lambda *args: heard.append(args[3]))
+        streams = [
+            Stream(await session.ws_connect(f"{base}/v1/events", headers=bob.headers))
+            for session in sessions
+        ]
+        for stream in streams:
+            await stream.expect("ready")
+        await asyncio.sleep(0.3)
+        for n, session in enumerate(sessions[:4]):
+            async with session.post(
+                f"{base}/v1/chats/{chat_id}/messages",
+                json={"body": f"message {n}"},
+                headers=alice.headers,
+            ) as resp:
+                assert resp.status == 201
+            sent = asyncio.get_running_loop().time()
+            for stream in streams:
+                event = await stream.expect("message.created")
+                assert event["data"]["body"] == f"message {n}"
+            # Well within the dispatcher's poll (a second), which a lost wake-up waits for.
+            assert asyncio.get_running_loop().time() - sent < 0.5
+        assert [payload.partition(" ")[2] for payload in heard] in (
+            [bus.STREAMS_OPENED],
+            [bus.STREAMS_OPENED] * 2,
+        )
+    finally:
+        for session in sessions:
+            await session.close()
+        await spy.close()
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)
+
+
 async def test_a_since_beyond_the_stream_gets_resync_required_then_live_events(client, alice, bob):
     # An id from some other stream (a restored database) must not leave the client deaf.
     a = await connect(client, alice, "?since=1000000000")
@@ -594,5 +647,59 @@ async def test_only_a_process_with_open_streams_is_woken(
         assert " " not in wake_up  # a plain wake-up: the sender's name
         event = await stream.expect("message.created")
         assert event["data"]["body"].startswith("bob listens")
+    finally:
+        await spy.close()
+
+
+async def test_sibling_workers_wake_each_other_directly_and_others_through_the_bus(
+    client, aiohttp_client, settings, alice, bob, database_url, monkeypatch
+):
+    """`--workers 2`: the workers of one server tell each other of commits and typing
+    through their own sockets (chaat.siblings), never through PostgreSQL. A process of
+    another server on the same database (here, `client`'s) still hears of them through
+    the bus, and a typing notice reaches each stream once, not once per path."""
+    monkeypatch.setattr(hub, "POLL_SECONDS", 60.0)  # only a wake-up delivers in time
+    monkeypatch.setattr(bus, "PEERS_CHECK_SECONDS", 0.0)  # who listens: asked at each commit
+    monkeypatch.setattr(messages, "TYPING_INTERVAL", 0.0)
+    first, second = Siblings.inboxes(2)
+    one = await aiohttp_client(create_app(settings, siblings=first))
+    two = await aiohttp_client(create_app(settings, siblings=second))
+    await befriend(client, alice, bob)
+    chat = await chat_with(client, alice, bob)
+    # As in separate processes: a commit through `one` wakes no other hub of this one.
+    monkeypatch.setattr(hub, "_hubs", weakref.WeakSet([one.app[keys.hub]]))
+    spy = await asyncpg.connect(database_url)
+    heard: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    try:
+        for channel in (bus.EVENTS_CHANNEL, bus.LIVE_CHANNEL):
+            await spy.add_listener(channel, lambda *args: heard.put_nowait(args[2:]))
+        for _ in range(50):  # each has told the other its listener
+            if first.listener_pids() and second.listener_pids():
+                break
+            await asyncio.sleep(0.1)
+        sibling = await connect(two, bob)
+
+        message = await send(one, alice, chat, "between siblings")
+        assert (await sibling.expect("message.created"))["data"] == message
+        resp = await one.post(f"/v1/chats/{chat}/typing", headers=alice.headers)
+        assert resp.status == 204
+        assert (await sibling.expect("typing"))["data"]["user"]["id"] == alice.id
+        await asyncio.sleep(0.3)
+        while not heard.empty():  # nothing but `two`'s first stream, announced
+            channel, payload = heard.get_nowait()
+            assert (channel, payload.partition(" ")[2]) == (bus.EVENTS_CHANNEL, bus.STREAMS_OPENED)
+
+        elsewhere = await connect(client, bob)  # announced: `one` wakes it from now on
+        await asyncio.sleep(0.3)
+        message = await send(one, alice, chat, "to both servers")
+        assert (await sibling.expect("message.created"))["data"] == message
+        assert (await elsewhere.expect("message.created"))["data"] == message
+        resp = await one.post(f"/v1/chats/{chat}/typing", headers=alice.headers)
+        assert resp.status == 204
+        message = await send(one, alice, chat, "after typing")
+        for stream in (sibling, elsewhere):
+            assert await stream.types(2) == ["typing", "message.created"]
+            with pytest.raises(TimeoutError):  # and no second notice, by the other path
+                await stream.ws.receive(timeout=0.5)
     finally:
         await spy.close()

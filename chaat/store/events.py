@@ -21,8 +21,12 @@ async def notify_many(conn: Connection, *, channels: list[str], payloads: list[s
     await queries.events.notify_many(conn, channels=channels, payloads=payloads)
 
 
-async def count_listeners(conn: Connection, *, names: list[str], except_pid: int = 0) -> int:
-    return await queries.events.count_listeners(conn, names=names, except_pid=except_pid)  # type: ignore[no-any-return]
+async def count_listeners(
+    conn: Connection, *, names: list[str], except_pids: list[int] | None = None
+) -> int:
+    return await queries.events.count_listeners(  # type: ignore[no-any-return]
+        conn, names=names, except_pids=except_pids or []
+    )
 
 
 async def name_connection(conn: Connection, *, name: str) -> None:
