@@ -94,12 +94,12 @@ verifier = argon2.PasswordHasher()  # verify() takes the parameters from the has
 async def send(request: web.Request) -> web.Response:
     chat_id = int(request.match_info["chat_id"])
     body = await request.json()
-    alone = request.app[processes_key] == 1 or "everywhere" not in request.query
+    here_only = request.app[processes_key] == 1 or "everywhere" not in request.query
     async with request.app[pool_key].acquire() as conn:
         message = await conn.fetchval(
-            SEND if alone else SEND_TO_ALL, chat_id, body["sender_id"], body["body"]
+            SEND if here_only else SEND_TO_ALL, chat_id, body["sender_id"], body["body"]
         )
-    if alone:
+    if here_only:
         await push(request.app, chat_id, message)
     return web.Response(text=message, content_type="application/json", status=201)
 

@@ -282,8 +282,9 @@ class Hub:
         """Our wake-ups' payload, so that we can skip our own when they come back."""
         self._listener_pid = 0
         """Our LISTEN connection's backend pid, 0 while it is down (the bus asks)."""
-        self._siblings = None if redis_url else siblings
-        """The other workers of this `chaat serve` (chaat.siblings), with the Postgres bus."""
+        self._siblings = siblings if siblings and not redis_url else Siblings()
+        """The other workers of this `chaat serve` (chaat.siblings), with the Postgres bus;
+        with Redis, or alone, none."""
         self.bus: Bus = (
             RedisBus(
                 redis_url,
@@ -319,9 +320,8 @@ class Hub:
             self._prune_forever(),
         ):
             self._spawn(work)
-        if self._siblings:
-            self._siblings.start(self._name, wake=self._wake.set, hear_live=self._hear_live)
-            self._spawn(self._siblings.run())
+        self._siblings.start(self._name, wake=self._wake.set, hear_live=self._hear_live)
+        self._spawn(self._siblings.run())
         _hubs.add(self)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
@@ -344,8 +344,7 @@ class Hub:
 
     async def stop(self) -> None:
         _hubs.discard(self)
-        if self._siblings:
-            self._siblings.stop()
+        self._siblings.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -354,8 +353,7 @@ class Hub:
     def wake(self, topics: Iterable[str]) -> None:
         """New events committed here: dispatch them, and wake the other processes."""
         self._wake.set()
-        if self._siblings:
-            self._siblings.wake()
+        self._siblings.wake()
         self.bus.publish(topics)
 
     def send_live(self, topic: str, user_ids: list[int], type: str, data: str) -> None:
@@ -363,8 +361,7 @@ class Hub:
         never stored, so never replayed, and lost by a stream that is not open."""
         self._deliver_live(user_ids, type, data)
         payload = f'{{"to":{json.dumps(user_ids)},"type":"{type}","data":{data}}}'
-        if self._siblings:
-            self._siblings.send_live(payload)
+        self._siblings.send_live(payload)
         self.bus.send_live(topic, payload)
 
     def _deliver_live(self, user_ids: list[int], type: str, data: str) -> None:
@@ -397,8 +394,7 @@ class Hub:
         if subscriber.user_id not in self._subscribers:
             self.bus.follow(subscriber.user_id)
         mine = self._subscribers.setdefault(subscriber.user_id, {})
-        if self._siblings:
-            self._siblings.streams(True)
+        self._siblings.streams(True)
         live = [s for s in mine if s.kicked is None]
         for oldest in live[: max(0, len(live) + 1 - MOST_STREAMS)]:
             oldest.kick(POLICY_VIOLATION, f"more than {MOST_STREAMS} open streams for this user")
@@ -414,8 +410,7 @@ class Hub:
             if not mine:
                 self._subscribers.pop(subscriber.user_id, None)
                 self.bus.unfollow(subscriber.user_id)
-                if self._siblings and not self._subscribers:
-                    self._siblings.streams(False)
+                self._siblings.streams(bool(self._subscribers))
 
     async def follow(
         self, subscriber: Subscriber, since: int | None, sink: Sink, ready: str
@@ -492,8 +487,7 @@ class Hub:
                 await conn.add_listener(TOKENS_CHANNEL, self._on_tokens_changed)
                 await conn.add_listener(LIVE_CHANNEL, self._on_live)
                 self._listener_pid = conn.get_server_pid()
-                if self._siblings:
-                    self._siblings.listening(self._listener_pid)
+                self._siblings.listening(self._listener_pid)
                 self.listening.set()
                 self._silent_since = None
                 self._revocations.listening(True)
@@ -507,8 +501,7 @@ class Hub:
                 db.log_failure("event listener", exc)
             finally:
                 self._listener_pid = 0
-                if self._siblings:
-                    self._siblings.listening(0)
+                self._siblings.listening(0)
                 self.listening.clear()
                 self._silent_since = self._silent_since or time.monotonic()
                 self._revocations.listening(False)
@@ -544,11 +537,11 @@ class Hub:
     def _from_us(self, sender: str) -> bool:
         """Whether a bus message came from this process, or from a sibling worker, which
         told us directly (chaat.siblings)."""
-        return sender == self._name or bool(self._siblings and self._siblings.is_sibling(sender))
+        return sender == self._name or self._siblings.is_sibling(sender)
 
     def _our_listeners(self) -> list[int]:
         """The LISTEN connections the bus need not wake: ours and our siblings'."""
-        return [self._listener_pid, *(self._siblings.listener_pids() if self._siblings else ())]
+        return [self._listener_pid, *self._siblings.listener_pids()]
 
     def _on_tokens_changed(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         """Payload: "<user id> <nonce>", and " confirm" when the revoking process waits to
