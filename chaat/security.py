@@ -30,6 +30,17 @@ TOKEN_PREFIX = "chaat_"
 
 NICENESS = 10
 """Argon2's threads' niceness: a tenth of a request's CPU weight when both want a core."""
+PARALLELISM = 1
+"""Lanes of a new hash (argon2-cffi's default is 4). libargon2 computes each lane in a
+thread of its own, started anew for each of a hash's 12 slices (4 a pass, t=3): in a
+login storm on 2 cores, 8 hashing threads kept the event loop from a core until the
+scheduler's next tick (`perf sched`: the loop's wait, p99 5.2 ms). With one lane a hash
+runs in the pool's own thread, one per core, and the storm's probe (bench/compare.py
+--workload login) went from 3.8 and 4.7 times its idle p99 to 2.2-2.9 (README,
+"Performance"). A login now takes its hash's CPU time in wall time (about 230 ms here,
+against 170). Memory and passes, what a guess costs, are unchanged; OWASP's
+recommended settings have one lane too. Hashes of 4 lanes still verify, and are
+rehashed at their owner's next login."""
 
 
 def _yield_to_requests() -> None:
@@ -74,7 +85,10 @@ class Passwords:
 
     def __init__(self, *, time_cost: int, memory_cost: int, processes: int = 1) -> None:
         self._hasher = argon2.PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_cost, type=argon2.Type.ID
+            time_cost=time_cost,
+            memory_cost=memory_cost,
+            parallelism=PARALLELISM,
+            type=argon2.Type.ID,
         )
         if time_cost < OWASP_FLOOR["time_cost"] or memory_cost < OWASP_FLOOR["memory_cost"]:
             log.warning(

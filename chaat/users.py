@@ -87,9 +87,13 @@ async def log_in(
     assert user is not None
     await limiter.forget("login_account", account)
     await limiter.give_back("login_address", address)
+    # Hashed before a connection is taken: a storm of logins after the parameters changed
+    # must not hold the pool while it hashes.
+    new_hash = None
+    if passwords.needs_rehash(user["password_hash"]):
+        new_hash = await passwords.hash(password)
     async with db.connection(pool) as conn:
-        if passwords.needs_rehash(user["password_hash"]):
-            new_hash = await passwords.hash(password)
+        if new_hash is not None:
             await store.users.set_password_hash(conn, id=user["id"], password_hash=new_hash)
         token = await store.tokens.create(conn, user_id=user["id"], ttl_seconds=ttl)
     return {

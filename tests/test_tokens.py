@@ -14,7 +14,7 @@ import argon2
 import asyncpg
 from conftest import PASSWORD, User, error_of, problem_fields, sign_up
 
-from chaat import hub
+from chaat import hub, keys
 from chaat.app import create_app
 from chaat.bus import LISTENER_NAME
 from chaat.security import Tokens
@@ -101,6 +101,44 @@ async def test_an_outdated_hash_is_replaced_at_the_next_login(client, conn, alic
     assert new.startswith("$argon2id$")
     assert ",t=1," in new
     assert (await log_in(client, "alice")).status == 201
+
+
+async def test_a_hash_of_four_lanes_still_logs_in_and_becomes_one_of_one_lane(
+    client, conn, settings, alice
+):
+    """Earlier versions stored hashes of 4 lanes (argon2-cffi's default), each computed
+    in a thread of its own (chaat.security.PARALLELISM): they keep working, and the next
+    login stores the password again with one lane."""
+    old = argon2.PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_cost,
+        parallelism=4,
+    ).hash(PASSWORD)
+    await conn.execute("UPDATE app_user SET password_hash = $1 WHERE id = $2", old, alice.id)
+    assert (await log_in(client, "alice", "not the password")).status == 401
+    assert (await log_in(client, "alice")).status == 201
+    new = await conn.fetchval("SELECT password_hash FROM app_user WHERE id = $1", alice.id)
+    assert argon2.extract_parameters(new).parallelism == 1
+    assert (await log_in(client, "alice")).status == 201
+
+
+async def test_a_rehash_at_login_holds_no_database_connection(client, conn, alice, monkeypatch):
+    """A rehash takes a hash's time (a quarter of a second at the defaults): a storm of
+    logins after the parameters changed must not hold the pool meanwhile."""
+    old = argon2.PasswordHasher(time_cost=2, memory_cost=2048).hash(PASSWORD)
+    await conn.execute("UPDATE app_user SET password_hash = $1 WHERE id = $2", old, alice.id)
+    pool = client.app[keys.pool]
+    passwords = client.app[keys.passwords]
+    held = []
+    real_hash = passwords.hash
+
+    async def hash_and_look(password: str) -> str:
+        held.append(pool.get_size() - pool.get_idle_size())
+        return await real_hash(password)
+
+    monkeypatch.setattr(passwords, "hash", hash_and_look)
+    assert (await log_in(client, "alice")).status == 201
+    assert held == [0]
 
 
 # Logging out
