@@ -566,7 +566,7 @@ async def login_storm(
         await passwords.verify(password_hash, PASSWORD)
         walls.append(clock.seconds())
         cpus.append(clock.cpu_seconds())
-    # A hash's lanes run in threads: its CPU time, not its wall time, is what it costs.
+    # Its CPU time is what a hash costs (its wall time is less when its lanes run in threads).
     ceiling = len(os.sched_getaffinity(0)) / statistics.median(cpus)
     idle = await paced(seconds * IDLE_PROBE_SPANS, PROBE_RATE, lambda _n: side.probe())
 
