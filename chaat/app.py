@@ -36,8 +36,7 @@ def create_app(settings: Settings, *, siblings: Siblings | None = None) -> web.A
         ],
     )
     app[keys.settings] = settings
-    if siblings is not None:
-        app[keys.siblings] = siblings
+    app[keys.siblings] = siblings or Siblings()
     app[keys.passwords] = Passwords(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost,
@@ -91,7 +90,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
         retention=settings.event_retention,
         revocations=app[keys.checked_tokens],
         redis_url=settings.redis_url,
-        siblings=app.get(keys.siblings),
+        siblings=app[keys.siblings],
     )
     await hub.start()
     app[keys.hub] = hub

@@ -282,9 +282,9 @@ class Hub:
         """Our wake-ups' payload, so that we can skip our own when they come back."""
         self._listener_pid = 0
         """Our LISTEN connection's backend pid, 0 while it is down (the bus asks)."""
-        self._siblings = siblings if siblings and not redis_url else Siblings()
-        """The other workers of this `chaat serve` (chaat.siblings), with the Postgres bus;
-        with Redis, or alone, none."""
+        self._siblings = siblings or Siblings()
+        """The other workers of this `chaat serve` (chaat.siblings); none with Redis, whose
+        channels wake each process already (chaat.server.run_workers)."""
         self.bus: Bus = (
             RedisBus(
                 redis_url,

@@ -23,7 +23,8 @@ passwords = web.AppKey("passwords", Passwords)
 tokens = web.AppKey("tokens", Tokens)
 hub = web.AppKey("hub", Hub)
 siblings = web.AppKey("siblings", Siblings)
-"""The other workers of this `chaat serve --workers N`, set only when there are some."""
+"""The other workers of this `chaat serve --workers N`; Siblings() when there are none
+(one process, or the Redis bus: chaat.server.run_workers decides)."""
 typing_notices = web.AppKey("typing_notices", Throttle)
 limiter = web.AppKey("limiter", Limiter)
 sends = web.AppKey["Sends"]("sends")

@@ -167,7 +167,8 @@ class Siblings:
 
     def _send(self, message: bytes, *, only_with_streams: bool) -> None:
         for index, other in self.others.items():
-            if only_with_streams and not self._known.get(index, _Sibling()).streams:
+            known = self._known.get(index)
+            if only_with_streams and (known is None or not known.streams):
                 continue
             # Full (it has wake-ups to read anyway), or gone (the server is stopping).
             with contextlib.suppress(OSError):
